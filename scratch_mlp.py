@@ -761,8 +761,10 @@ def grad_check(params, X, y, loss_fn, h: float = 1e-5) -> dict[str, float]:
     }
 
 
-def grad_check_verdict(rel_error: float) -> str:
-    """The reading of a relative error on the scale above."""
+def grad_check_verdict(rel_error: float, checked: int = 1) -> str:
+    """The reading of a relative error on the scale above ("unchecked" if no entry was)."""
+    if checked == 0:
+        return "unchecked"
     if rel_error <= 1e-7:
         return "right"
     if rel_error < 1e-2:
@@ -780,7 +782,7 @@ def format_grad_check(rows) -> str:
         lines.append(
             f"{r['name']:6s} {str(r['shape']):>8s} {r['max_rel_error']:13.2e} "
             f"{r['checked']:7d} {r['kinks']:7d} {r['tiny']:7d}  "
-            f"{grad_check_verdict(r['max_rel_error'])}"
+            f"{grad_check_verdict(r['max_rel_error'], r['checked'])}"
         )
     return "\n".join(lines)
 
@@ -872,6 +874,19 @@ class SGD:
             p -= self.lr * grads[name]
 
 
+def _non_finite_loss_message(loss, step: int, optimizer) -> str:
+    if step == 0:
+        # No update has happened yet, so the learning rate cannot be the cause.
+        return (
+            f"the loss is {float(loss)} at step 0, before any update: the initial parameters or "
+            f"the loss function overflow on this data (check the weight scale and the loss)"
+        )
+    return (
+        f"the loss became {float(loss)} at step {step}: training diverged; try a smaller "
+        f"learning rate (optimizer lr = {getattr(optimizer, 'lr', '?')})"
+    )
+
+
 def train(
     params, X, y, loss_fn, optimizer, steps: int, batch_size=None, rng=None, log_every: int = 0
 ) -> list[float]:
@@ -900,7 +915,7 @@ def train(
     order, position = np.arange(N), N
     # Overflow shows up as an infinite loss, which the check below reports with its step;
     # NumPy's own warnings on the way there would only bury that message.
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for step in range(steps):
             if batch_size == N:
                 X_batch, y_batch = X, y
@@ -913,10 +928,7 @@ def train(
             out, cache = mlp_forward(params, X_batch)
             loss, d_out = loss_fn(out, y_batch)
             if not math.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {float(loss)} at step {step}: training diverged; "
-                    f"try a smaller learning rate (optimizer lr = {getattr(optimizer, 'lr', '?')})"
-                )
+                raise FloatingPointError(_non_finite_loss_message(loss, step, optimizer))
             losses.append(float(loss))
             optimizer.step(params, mlp_backward(params, cache, d_out))
             if log_every and step % log_every == 0:

@@ -223,3 +223,14 @@ def test_backward_shapes_property(sizes, N, seed):
     assert out.shape == (N, sizes[-1])
     grads = sm.mlp_backward(params, cache, sm.mse_loss(out, y)[1])
     assert {k: g.shape for k, g in grads.items()} == {k: p.shape for k, p in params.items()}
+
+
+def test_a_tensor_with_every_entry_on_a_kink_is_reported_unchecked():
+    rows = [
+        {"name": "b1", "shape": (1, 2), "max_rel_error": 0.0, "checked": 0, "kinks": 2, "tiny": 0}
+    ]
+    assert sm.format_grad_check(rows).splitlines()[1].endswith("unchecked")
+    assert sm.grad_check_verdict(0.0, checked=0) == "unchecked"
+    assert sm.grad_check_verdict(1e-9) == "right"
+    assert sm.grad_check_verdict(1e-4) == "look closer"
+    assert sm.grad_check_verdict(0.5) == "BUG"

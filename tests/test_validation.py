@@ -199,3 +199,15 @@ def test_divergence_stops_at_once_with_a_clear_error():
     step = int(str(err.value).split("at step ")[1].split(":")[0])
     assert 0 < step < 10_000
     assert "lr = 1.0" in str(err.value)
+
+
+def test_a_loss_that_is_not_finite_before_any_update_is_not_blamed_on_the_learning_rate():
+    rng = np.random.default_rng(0)
+    params = sm.init_mlp([1, 4, 1], rng, weight_std=1e200)
+    X, y = rng.standard_normal((5, 1)), rng.standard_normal((5, 1))
+    before = copy_params(params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FloatingPointError, match="at step 0, before any update"):
+            sm.train(params, X, y, sm.mse_loss, sm.SGD(lr=0.01), steps=3)
+    assert_params_equal(params, before)
