@@ -22,7 +22,8 @@
 # `linear_backward` in its module each time it runs, so replacing them there for the length of a
 # `with` block makes the whole backward pass use the buggy piece; a bug in a loss's gradient is
 # simply a different `loss_fn`. The tests in `tests/test_failure_modes.py` import this file and
-# check every number the page claims, on these same functions.
+# check, on these same functions, that each bug shows the symptom described here, with the
+# numbers stated here.
 #
 # **How to run it.** `python docs/failure_modes.py` from the repository root prints everything and
 # writes the figures into `figures/`; importing it runs nothing.
