@@ -717,7 +717,8 @@ def grad_check_report(params, X, y, loss_fn, h: float = 1e-5):
     "tiny"}``. ``max_rel_error`` is the largest relative error over the ``checked`` entries;
     ``kinks`` counts the entries left out because a ReLU switched within ``h``; ``tiny`` counts the
     checked entries smaller than the floor ``s``, compared on that absolute scale. Validates its
-    inputs like ``train``.
+    inputs like ``train``, and raises ``ValueError`` naming the tensor if ``mlp_backward`` returns
+    a gradient whose shape is not its parameter's.
     """
     _check_data(params, X, y)
     params64 = {name: p.astype(np.float64) for name, p in params.items()}
@@ -726,6 +727,9 @@ def grad_check_report(params, X, y, loss_fn, h: float = 1e-5):
     out, cache = mlp_forward(params64, X64)
     loss, d_out = loss_fn(out, y64)
     analytic = mlp_backward(params64, cache, d_out)
+    # A gradient of the wrong shape is a bug the entry-by-entry comparison below cannot even index:
+    # name it here, as the optimizers do.
+    _check_grads(params64, analytic)
     numeric, kinks = numerical_gradient(params64, X64, y64, loss_fn, h)
     floor = 1e8 * np.finfo(np.float64).eps * max(abs(float(loss)), 1.0) / h  # s, see above
     rows = []
