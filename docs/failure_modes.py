@@ -1191,10 +1191,10 @@ if __name__ == "__main__":
 # **In training.** Large logits are not exotic: they are the too-large initialisation of section
 # 3.2, or a run whose learning rate is a little too large. On that network the naive losses stop
 # `train` at step 0, where the stable one reports a huge but finite loss, and a gradient.
-# `train`'s message suggests a smaller learning rate, but at step 0 no update has happened yet: a
-# loss that is not finite at step 0 is never the learning rate's fault. Look at the loss function,
-# the data and the initialisation. (NumPy also warns, of an overflow in `exp` or a division by zero
-# in `log`: silenced here, those warnings are the first clue in a run of your own.)
+# `train`'s message says so: at step 0 no update has happened yet, so a loss that is not finite
+# there is never the learning rate's fault. Look at the loss function, the data and the
+# initialisation. (Called outside `train`, the naive losses also make NumPy warn of an overflow in
+# `exp` or a division by zero in `log`: those warnings are the first clue.)
 
 # %%
 if __name__ == "__main__":
