@@ -7,6 +7,9 @@ window.MathJax = {
     displayMath: [["$$", "$$"], ["\\[", "\\]"]],
     processEscapes: true,
     processEnvironments: true,
+    // Without noundefined an unknown macro is an error that the browser test finds, rather
+    // than its name quietly shown in red.
+    packages: { "[-]": ["noundefined"] },
   },
   options: {
     // mkdocs-jupyter keeps each code cell's source as text in a hidden .clipboard-copy-txt
