@@ -86,7 +86,7 @@ def reference_markdown(module_path: Path) -> str:
             else:
                 title, anchor = section
                 lines += [f"## {title}", "", f"Explained in [{title}]({page_url}#{anchor}).", ""]
-        lines += _entry(node)
+        lines += _entry(node, source)
     return "\n".join(lines) + "\n"
 
 
@@ -114,54 +114,59 @@ def _anchor(title: str) -> str:
     return slugify(title)
 
 
-def _entry(node) -> list[str]:
+def _entry(node, source: str) -> list[str]:
     if isinstance(node, ast.ClassDef):
         init = next((n for n in node.body if _is_method(n, "__init__")), None)
-        signature = _signature(init, drop_self=True) if init else "()"
-        lines = [f"### `{node.name}`", "", "```python", f"class {node.name}{signature}", "```", ""]
+        signature = _signature(f"class {node.name}", init, source) if init else f"class {node.name}"
+        lines = [f"### `{node.name}`", "", "```python", signature, "```", ""]
         lines += _docstring(node)
         for method in node.body:
             if isinstance(method, ast.FunctionDef) and not method.name.startswith("_"):
-                method_signature = _signature(method, drop_self=True)
-                lines += [f"#### `{node.name}.{method.name}`", "", "```python"]
-                lines += [f"{node.name}.{method.name}{method_signature}", "```", ""]
-                lines += _docstring(method)
+                name = f"{node.name}.{method.name}"
+                lines += [f"#### `{name}`", "", "```python", _signature(name, method, source)]
+                lines += ["```", ""] + _docstring(method)
         return lines
-    lines = [f"### `{node.name}`", "", "```python", f"{node.name}{_signature(node)}", "```", ""]
-    return lines + _docstring(node)
+    signature = _signature(node.name, node, source)
+    return [f"### `{node.name}`", "", "```python", signature, "```", ""] + _docstring(node)
 
 
 def _is_method(node, name: str) -> bool:
     return isinstance(node, ast.FunctionDef) and node.name == name
 
 
-def _signature(function: ast.FunctionDef, drop_self: bool = False) -> str:
-    """``(a, b: int = 1, *, c=None) -> str``, formatted as the code would be."""
+def _signature(name: str, function: ast.FunctionDef, source: str, width: int = 88) -> str:
+    """``name(a, b: int = 1, *, c=None) -> str``, annotations and defaults as the code spells
+    them (``self`` left out), one parameter a line when the whole would be wider than ``width``."""
     args = function.args
     positional = args.posonlyargs + args.args
     defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    parts = [_parameter(a, d) for a, d in zip(positional, defaults, strict=True)]
+    parts = [_parameter(a, d, source) for a, d in zip(positional, defaults, strict=True)]
     if args.posonlyargs:
         parts.insert(len(args.posonlyargs), "/")
     if args.vararg:
-        parts.append("*" + _parameter(args.vararg, None))
+        parts.append("*" + _parameter(args.vararg, None, source))
     elif args.kwonlyargs:
         parts.append("*")
-    parts += [_parameter(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)]
+    kw_defaults = args.kw_defaults
+    parts += [_parameter(a, d, source) for a, d in zip(args.kwonlyargs, kw_defaults, strict=True)]
     if args.kwarg:
-        parts.append("**" + _parameter(args.kwarg, None))
-    if drop_self and parts and parts[0] == "self":
+        parts.append("**" + _parameter(args.kwarg, None, source))
+    if parts and parts[0] == "self":
         parts = parts[1:]
-    returns = f" -> {ast.unparse(function.returns)}" if function.returns else ""
-    return f"({', '.join(parts)}){returns}"
+    returns = f" -> {ast.get_source_segment(source, function.returns)}" if function.returns else ""
+    one_line = f"{name}({', '.join(parts)}){returns}"
+    if len(one_line) <= width:
+        return one_line
+    return f"{name}(\n" + "".join(f"    {part},\n" for part in parts) + f"){returns}"
 
 
-def _parameter(arg: ast.arg, default) -> str:
+def _parameter(arg: ast.arg, default, source: str) -> str:
     text = arg.arg
+    value = ast.get_source_segment(source, default) if default is not None else None
     if arg.annotation is not None:
-        text += f": {ast.unparse(arg.annotation)}"
-        return text + (f" = {ast.unparse(default)}" if default is not None else "")
-    return text + (f"={ast.unparse(default)}" if default is not None else "")
+        text += f": {ast.get_source_segment(source, arg.annotation)}"
+        return text + (f" = {value}" if value is not None else "")
+    return text + (f"={value}" if value is not None else "")
 
 
 def _docstring(node) -> list[str]:
@@ -184,9 +189,10 @@ def _docstring(node) -> list[str]:
 
 
 def on_page_context(context, page, config, nav):
-    """Pages rendered from a .py file give the left navigation's width to the code: the file's
-    100-character lines must fit a 1280-pixel window. The tabs under the header still navigate."""
-    if getattr(page, "nb_url", None):
+    """Pages rendered from a .py file, and the reference, give the left navigation's width to
+    the code: the file's 100-character lines must fit a 1280-pixel window. The tabs under the
+    header still navigate."""
+    if getattr(page, "nb_url", None) or page.file.src_uri == REFERENCE_PAGE:
         hide = list(page.meta.get("hide", []))
         page.meta["hide"] = [*hide, "navigation"] if "navigation" not in hide else hide
     return context
