@@ -518,6 +518,8 @@ def mlp_backward(params, cache, d_out):
 
 
 # %% [markdown]
+# ### 2.5 What a gradient predicts
+#
 # Now the claim at the top of this section, on the article's network at its initialisation: the
 # gradient predicts the change of the loss.
 

@@ -68,6 +68,11 @@ class NotebookPage:
 
 NOTEBOOK_PAGES = [
     NotebookPage("scratch_mlp.py", "scratch_mlp/", figures=len(saved_figures("scratch_mlp.py"))),
+    NotebookPage(
+        "docs/failure_modes.py",
+        "failure_modes/",
+        figures=len(saved_figures("docs/failure_modes.py")),
+    ),
 ]
 
 
@@ -108,7 +113,7 @@ def skip_unless_required(reason: str) -> None:
 def require_docs_packages() -> None:
     for module in ("mkdocs", "material", "mkdocs_jupyter", "mathjax", "jupytext"):
         if importlib.util.find_spec(module) is None:
-            skip_unless_required(f"{module} is not installed: pip install -r requirements-docs.txt")
+            skip_unless_required(f"{module} is not installed: pip install -r requirements-test.txt")
 
 
 def mkdocs_build(project: Path, site_dir: Path) -> subprocess.CompletedProcess:

@@ -88,7 +88,7 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        skip_unless_required("playwright is not installed (pip install -r requirements-docs.txt)")
+        skip_unless_required("playwright is not installed (pip install -r requirements-test.txt)")
     if not Path(CHROMIUM).is_file():
         skip_unless_required(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
@@ -172,7 +172,7 @@ def test_printed_results_appear_under_their_cells(built_site):
 def test_a_failing_cell_fails_the_build(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("mkdocs.yml", "docs", "hooks", "overrides"):
+    for name in ("mkdocs.yml", "docs"):
         source = ROOT / name
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, project / name)

@@ -16,7 +16,7 @@ from pathlib import Path
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # docs/hooks/docs.py -> the project root
 MODULE = "scratch_mlp.py"
 
 # Where the site serves MathJax from; mkdocs.yml lists this path under extra_javascript.
