@@ -140,7 +140,7 @@ def gradients(params, X, y, loss_fn, dtype=np.float64, h: float = 1e-5):
         h,
     )
     numeric = {name: n.astype(np.float64) for name, n in numeric.items()}
-    floor = 1e8 * np.finfo(np.float64).eps * max(abs(float(loss)), 1.0) / h  # grad_check's s
+    floor = sm.grad_check_floor(loss, h)  # grad_check's s
     return analytic, numeric, kinks, floor
 
 

@@ -152,11 +152,16 @@ def test_grad_check_every_parameter(sizes, loss, N):
     assert max(errors.values()) < 1e-7, errors
 
 
-def test_grad_check_covers_every_entry_and_leaves_params_alone():
+def test_grad_check_covers_every_entry():
     params, X, y = make_problem([3, 5, 2], 4, sm.mse_loss, seed=0)
-    before = {name: p.copy() for name, p in params.items()}
     rows = sm.grad_check_report(params, X, y, sm.mse_loss)
     assert [r["checked"] + r["kinks"] for r in rows] == [p.size for p in params.values()]
+
+
+def test_numerical_gradient_leaves_params_alone():
+    params, X, y = make_problem([3, 5, 2], 4, sm.mse_loss, seed=0)
+    before = {name: p.copy() for name, p in params.items()}
+    sm.numerical_gradient(params, X, y, sm.mse_loss)
     for name in params:
         assert np.array_equal(params[name], before[name])
 
@@ -227,10 +232,85 @@ def test_backward_shapes_property(sizes, N, seed):
 
 def test_a_tensor_with_every_entry_on_a_kink_is_reported_unchecked():
     rows = [
-        {"name": "b1", "shape": (1, 2), "max_rel_error": 0.0, "checked": 0, "kinks": 2, "tiny": 0}
+        {
+            "name": "b1",
+            "shape": (1, 2),
+            "max_rel_error": 0.0,
+            "checked": 0,
+            "kinks": 2,
+            "tiny": 0,
+            "max_rel_error_tiny": 0.0,
+        }
     ]
     assert sm.format_grad_check(rows).splitlines()[1].endswith("unchecked")
     assert sm.grad_check_verdict(0.0, checked=0) == "unchecked"
     assert sm.grad_check_verdict(1e-9) == "right"
     assert sm.grad_check_verdict(1e-4) == "look closer"
     assert sm.grad_check_verdict(0.5) == "BUG"
+    assert sm.grad_check_verdict(1e-6, rel_error_tiny=1e-6) == "look closer"
+    assert sm.grad_check_verdict(1e-4, rel_error_tiny=1e-4) == "BUG"
+
+
+def test_the_floor_is_1e8_times_the_rounding_noise():
+    eps = np.finfo(np.float64).eps
+    assert sm.grad_check_floor(0.5, 1e-5) == pytest.approx(1e8 * eps / 1e-5)
+    assert sm.grad_check_floor(-30.0, 1e-4) == pytest.approx(1e8 * eps * 30 / 1e-4)
+
+
+@pytest.mark.parametrize("h", [0.0, -1e-5, float("nan")])
+def test_grad_check_refuses_a_bad_h(h):
+    params, X, y = make_problem([3, 5, 2], 4, sm.mse_loss, seed=0)
+    with pytest.raises(ValueError, match="h must be a positive"):
+        sm.grad_check(params, X, y, sm.mse_loss, h=h)
+
+
+def test_grad_check_refuses_an_h_too_small_to_move_a_parameter():
+    params, X, y = make_problem([3, 5, 2], 4, sm.mse_loss, seed=0)
+    with pytest.raises(ValueError, match="too small to change"):
+        sm.grad_check(params, X, y, sm.mse_loss, h=1e-300)
+
+
+def test_a_one_percent_error_is_not_called_right():
+    params, X, y = make_problem([3, 6, 2], 8, sm.mse_loss, seed=5)
+
+    def mse_loss_one_percent_off(out, y):
+        loss, d_out = sm.mse_loss(out, y)
+        return loss, 1.01 * d_out
+
+    errors = sm.grad_check(params, X, y, mse_loss_one_percent_off)
+    assert all(0.005 < e < 0.011 for e in errors.values()), errors  # 1 - 1/1.01 = 0.0099
+
+
+@pytest.fixture(scope="module")
+def trained_classifier():
+    rng = np.random.default_rng(0)
+    X, labels = sm.make_spirals(rng, n_per_class=30)
+    params = sm.init_mlp([2, 16, 3], rng)
+    sm.train(params, X, labels, sm.softmax_cross_entropy, sm.Adam(0.02), steps=1500)
+    return params, X[::4], labels[::4]  # 22 points from all three arms
+
+
+def test_after_training_most_gradients_are_below_the_floor_and_a_right_one_passes(
+    trained_classifier,
+):
+    rows = sm.grad_check_report(*trained_classifier, sm.softmax_cross_entropy)
+    assert sum(r["tiny"] for r in rows) >= 0.75 * sum(r["checked"] for r in rows)
+    verdicts = [
+        sm.grad_check_verdict(r["max_rel_error"], r["checked"], r["max_rel_error_tiny"])
+        for r in rows
+    ]
+    assert verdicts == ["right"] * len(rows), sm.format_grad_check(rows)
+
+
+@pytest.mark.parametrize("factor", [-1.0, 2.0], ids=["sign flipped", "doubled"])
+def test_a_wrong_gradient_below_the_floor_is_still_a_bug(trained_classifier, factor):
+    def wrong_loss(logits, labels):
+        loss, d_logits = sm.softmax_cross_entropy(logits, labels)
+        return loss, factor * d_logits
+
+    rows = sm.grad_check_report(*trained_classifier, wrong_loss)
+    for r in rows:
+        # On the entries below the floor alone the error is far above 1e3 times the noise.
+        assert r["max_rel_error_tiny"] >= 1e-5
+        assert sm.grad_check_verdict(0.0, r["checked"], r["max_rel_error_tiny"]) == "BUG"
+    assert "BUG" in sm.format_grad_check(rows)

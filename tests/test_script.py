@@ -90,6 +90,19 @@ def test_script_runs_every_section_and_writes_every_figure(tmp_path):
         data = (tmp_path / "figures" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
 
+    # The numbers the prose around them quotes.
+    for claim in [
+        "curvature of L in W2, at init    =  203.8",  # above 2/lr = 200
+        "loss at step 0 = 1.591, highest = 8.398 at step 20",  # "five times", "nineteen steps"
+        "negative bias                dead at init 43.8%   after 2001 steps 43.8%",
+        "Adam, lr = 0.01  loss after 2001 steps: 0.00869   first step below 0.02: 212",
+        "  t=1  loss 1.5907  largest step 0.0316  (lr = 0.01)",  # 3.16 lr without correction
+    ]:
+        assert claim in lines, claim
+    difference = next(line for line in lines if line.startswith("  difference"))
+    second_order = next(line for line in lines if line.startswith("  second-order term"))
+    assert difference.split("=")[1] == second_order.split("=")[1]
+
     accuracy = [line for line in lines if line.startswith("train accuracy")]
     assert len(accuracy) == 1
     test_accuracy = float(accuracy[0].split("test accuracy ")[1].split("%")[0])

@@ -88,8 +88,10 @@ def test_mini_batches_are_full_distinct_within_an_epoch_and_reproducible(monkeyp
     # 10 rows in batches of 4: each epoch is two batches of 4, then a reshuffle (the 2 rows left
     # over would make a short batch; they wait for the next permutation instead).
     assert [len(b) for b in seen] == [4, 4, 4, 4, 4, 4]
-    epoch = np.concatenate(seen[:2])
-    assert len({tuple(row) for row in epoch}) == 8
+    epochs = [np.concatenate(seen[i : i + 2]) for i in (0, 2, 4)]
+    assert all(len({tuple(row) for row in epoch}) == 8 for epoch in epochs)
+    # Every epoch draws a new permutation: the three epochs visit the rows in different orders.
+    assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
     monkeypatch.undo()
 
     def run():

@@ -50,7 +50,7 @@ def test_labels_not_integers(problem):
     assert_train_refuses(
         params, X, labels.astype(float), sm.softmax_cross_entropy, "labels must be an integer array"
     )
-    with pytest.raises(ValueError, match="labels must be 1-D"):
+    with pytest.raises(ValueError, match="labels holds class labels and must be 1-D"):
         sm.softmax_cross_entropy(np.zeros((8, 3)), labels.reshape(8, 1))
 
 
@@ -64,7 +64,7 @@ def test_labels_outside_the_classes(problem, bad):
         X,
         labels,
         sm.softmax_cross_entropy,
-        r"labels must lie in \[0, 3\)",
+        r"y must lie in \[0, 3\)",
         batch_size=2,
         rng=np.random.default_rng(0),
     )
@@ -211,3 +211,105 @@ def test_a_loss_that_is_not_finite_before_any_update_is_not_blamed_on_the_learni
         with pytest.raises(FloatingPointError, match="at step 0, before any update"):
             sm.train(params, X, y, sm.mse_loss, sm.SGD(lr=0.01), steps=3)
     assert_params_equal(params, before)
+
+
+def test_params_of_mixed_dtypes_are_named(problem):
+    params, X, labels, _ = problem
+    params32 = {k: p.astype(np.float32) for k, p in params.items()}
+    params32["b1"] = params32["b1"].astype(np.float64)
+    assert_train_refuses(
+        params32,
+        X.astype(np.float32),
+        labels,
+        sm.softmax_cross_entropy,
+        r"params\['b1'\] is float64 but params\['W1'\] is float32",
+    )
+
+
+def test_no_rows(problem):
+    params, X, labels, _ = problem
+    assert_train_refuses(params, X[:0], labels[:0], sm.softmax_cross_entropy, "X has no rows")
+    with pytest.raises(ValueError, match="X has no rows"):
+        sm.grad_check(params, X[:0], labels[:0], sm.softmax_cross_entropy)
+
+
+@pytest.mark.parametrize("argument", ["steps", "log_every", "batch_size"])
+def test_booleans_are_not_counts(problem, argument):
+    params, X, labels, _ = problem
+    kwargs = {argument: True, "rng": np.random.default_rng(0)}
+    assert_train_refuses(params, X, labels, sm.softmax_cross_entropy, argument, **kwargs)
+
+
+def test_booleans_are_not_learning_rates():
+    with pytest.raises(ValueError, match="lr"):
+        sm.SGD(True)
+
+
+def test_rng_that_cannot_shuffle(problem):
+    params, X, labels, _ = problem
+    assert_train_refuses(
+        params, X, labels, sm.softmax_cross_entropy, "rng must be", batch_size=4, rng=0
+    )
+
+
+def test_loss_fn_and_optimizer_must_be_usable(problem):
+    params, X, labels, _ = problem
+    before = copy_params(params)
+    with pytest.raises(ValueError, match="loss_fn"):
+        sm.train(params, X, labels, "softmax", sm.SGD(0.1), steps=2)
+    with pytest.raises(ValueError, match="optimizer"):
+        sm.train(params, X, labels, sm.softmax_cross_entropy, 0.1, steps=2)
+    assert_params_equal(params, before)
+
+
+@pytest.mark.parametrize("betas", [0.9, (0.9,), (0.9, "a"), (-0.1, 0.99)])
+def test_adam_betas_of_the_wrong_form(betas):
+    with pytest.raises(ValueError, match="betas"):
+        sm.Adam(betas=betas)
+
+
+def test_adam_eps_that_is_not_a_number():
+    with pytest.raises(ValueError, match="eps"):
+        sm.Adam(eps="a")
+
+
+def test_adam_refuses_params_of_another_dtype_than_its_state(problem):
+    params, X, labels, _ = problem
+    adam = sm.Adam(0.01)
+    sm.train(params, X, labels, sm.softmax_cross_entropy, adam, steps=2)
+    params32 = {k: p.astype(np.float32) for k, p in params.items()}
+    grads32 = {k: np.ones_like(p) for k, p in params32.items()}
+    before = copy_params(params32)
+    with pytest.raises(ValueError, match="dtypes"):
+        adam.step(params32, grads32)
+    assert_params_equal(params32, before)
+    assert adam.t == 2 and adam.m["W1"].dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"weight_std": -1.0}, "weight_std"),
+        ({"weight_std": float("nan")}, "weight_std"),
+        ({"hidden_bias": float("nan")}, "hidden_bias"),
+        ({"hidden_bias": "0"}, "hidden_bias"),
+    ],
+)
+def test_bad_initialisation_options(options, match):
+    with pytest.raises(ValueError, match=match):
+        sm.init_mlp([2, 3, 1], np.random.default_rng(0), **options)
+
+
+def test_lists_instead_of_arrays(problem):
+    params, X, _, y = problem
+    with pytest.raises(ValueError, match="X must be a NumPy array"):
+        sm.mlp_forward(params, X.tolist())
+    with pytest.raises(ValueError, match="y must be a NumPy array"):
+        sm.mse_loss(np.zeros((8, 3)), y.tolist())
+
+
+def test_integer_targets_are_read_as_labels_and_named_y(problem):
+    params, X, labels, _ = problem
+    assert_train_refuses(
+        params, X, np.zeros((8, 3), dtype=int), sm.mse_loss, r"y holds class labels and must be 1-D"
+    )
