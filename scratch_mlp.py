@@ -1006,9 +1006,11 @@ class Adam:
             m += (1 - beta1) * g  # m_t = beta1 m_{t-1} + (1 - beta1) g_t
             v *= beta2
             v += (1 - beta2) * g**2  # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
-            m_hat = m / correction1
-            v_hat = v / correction2
-            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            # theta_t = theta_{t-1} - lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / correction1
+            # and sqrt(v_hat) = sqrt(v) / sqrt(correction2): the corrections are numbers, so they
+            # divide lr and sqrt(v) rather than m and v, which saves two arrays the size of p.
+            denominator = np.sqrt(v) / math.sqrt(correction2) + self.eps  # sqrt(v_hat) + eps
+            p -= (self.lr / correction1) * m / denominator  # lr m_hat / (sqrt(v_hat) + eps)
 
 
 # %% [markdown]

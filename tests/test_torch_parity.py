@@ -160,3 +160,11 @@ def test_an_sgd_that_is_not_plain_sgd_is_caught():
     params = twin.parity_case("3 hidden 5-32-16-8-3, MSE")[0]
     worst = twin.update_parity(params, _SGDWithMomentum(lr=0.01), steps=5)
     assert max(worst.values()) > 1e-6
+
+
+def test_float32_training_stays_float32():
+    params, X, y, loss_fn = twin.parity_case("784-256-10, cross-entropy", np.float32)
+    optimizer = scratch_mlp.Adam()
+    scratch_mlp.train(params, X, y, loss_fn, optimizer, steps=2)
+    state = [*params.values(), *optimizer.m.values(), *optimizer.v.values()]
+    assert {a.dtype for a in state} == {np.dtype(np.float32)}
