@@ -1010,22 +1010,33 @@ class Adam:
         if not self.t:
             self.m = {name: np.zeros_like(p) for name, p in params.items()}
             self.v = {name: np.zeros_like(p) for name, p in params.items()}
+            # Scratch space for each step's intermediate results (see below).
+            self._work = {name: np.empty_like(p) for name, p in params.items()}
         self.t += 1  # once per step, for every tensor
         beta1, beta2 = self.betas
         # Python floats, so a float32 network stays float32.
         correction1 = 1 - beta1**self.t if self.bias_correction else 1.0
         correction2 = 1 - beta2**self.t if self.bias_correction else 1.0
+        # Every operation below writes into m, v, p or work, arrays that live from step to step.
+        # They are as large as the network, and a new temporary for each term would cost more time
+        # than the arithmetic itself (benchmarks/bench_step.py measures it).
         for name, p in params.items():
-            g, m, v = grads[name], self.m[name], self.v[name]
+            g, m, v, work = grads[name], self.m[name], self.v[name], self._work[name]
+            # m_t = beta1 m_{t-1} + (1 - beta1) g_t
             m *= beta1
-            m += (1 - beta1) * g  # m_t = beta1 m_{t-1} + (1 - beta1) g_t
+            m += np.multiply(1 - beta1, g, out=work)
+            # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
             v *= beta2
-            v += (1 - beta2) * g**2  # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
+            v += np.multiply(1 - beta2, np.square(g, out=work), out=work)
             # theta_t = theta_{t-1} - lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / correction1
             # and sqrt(v_hat) = sqrt(v) / sqrt(correction2): the corrections are numbers, so they
-            # divide lr and sqrt(v) rather than m and v, which saves two arrays the size of p.
-            denominator = np.sqrt(v) / math.sqrt(correction2) + self.eps  # sqrt(v_hat) + eps
-            p -= (self.lr / correction1) * m / denominator  # lr m_hat / (sqrt(v_hat) + eps)
+            # divide lr and sqrt(v) instead of making m_hat and v_hat, two more such arrays.
+            denominator = np.sqrt(v, out=work)
+            denominator /= math.sqrt(correction2)
+            denominator += self.eps  # sqrt(v_hat) + eps
+            update = np.divide(m, denominator, out=work)
+            update *= self.lr / correction1  # lr m_hat / (sqrt(v_hat) + eps)
+            p -= update
 
 
 # %% [markdown]
