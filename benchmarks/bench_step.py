@@ -47,9 +47,9 @@ PROBLEMS = {
     "mnist-1024": ([784, 256, 10], 1024, "float32", "cross-entropy", "adam"),
 }
 PROBLEM_TITLES = {
-    "sine": "sine 1-64-1, N=200, f64",
-    "mnist-128": "784-256-10, N=128, f32",
-    "mnist-1024": "784-256-10, N=1024, f32",
+    "sine": "sine 1-64-1 N=200 f64",
+    "mnist-128": "784-256-10 N=128 f32",
+    "mnist-1024": "784-256-10 N=1024 f32",
 }
 IMPLEMENTATION_NAMES = {"numpy": "scratch_mlp", "article": "article loop", "torch": "PyTorch eager"}
 MATMUL_SIZE = 2048
@@ -293,10 +293,9 @@ def _quartiles(values):
     return q[0], q[2]
 
 
-def _format_time(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:6.1f} us"
-    return f"{seconds * 1e3:6.2f} ms"
+def _unit(seconds: float):
+    """The unit to show a time in, as ``(name, seconds per unit)``."""
+    return ("us", 1e-6) if seconds < 1e-3 else ("ms", 1e-3)
 
 
 def _format_bytes(n) -> str:
@@ -362,7 +361,7 @@ def main(argv=None) -> int:
 
     context = multiprocessing.get_context("spawn")
     workers, infos = {}, {}
-    print(f"starting {len(tasks)} worker processes ...", flush=True)
+    print(f"starting {len(tasks)} worker processes ...", file=sys.stderr)
     for task in tasks:
         parent_end, child_end = context.Pipe()
         process = context.Process(
@@ -381,7 +380,7 @@ def main(argv=None) -> int:
             _, conn = workers[task]
             conn.send("time")
             times[task].append(conn.recv())
-        print(f"round {round_number + 1}/{args.rounds} done", end="\r", flush=True)
+        print(f"round {round_number + 1}/{args.rounds} done", end="\r", file=sys.stderr)
     elapsed = time.perf_counter() - started
 
     memory, rss = {}, {}
@@ -393,7 +392,7 @@ def main(argv=None) -> int:
         rss[task] = conn.recv()
         process.join()
 
-    print(" " * 40, end="\r")
+    print(" " * 40, end="\r", file=sys.stderr)
     print(report(tasks, times, memory, rss, infos, args, elapsed))
     return 0
 
@@ -407,8 +406,8 @@ def report(tasks, times, memory, rss, infos, args, elapsed) -> str:
     )
     lines.append("")
     header = (
-        f"{'problem':26s} {'implementation':14s} {'median':>10s} {'p25 - p75':>21s} "
-        f"{'best':>10s} {'time / scratch_mlp':>19s}"
+        f"{'problem':24s} {'implementation':14s} {'median':>9s} {'p25-p75':>11s} "
+        f"{'best':>6s} {'ratio':>6s}"
     )
     lines += ["Time per training step", header, "-" * len(header)]
     ratios = {}
@@ -417,22 +416,26 @@ def report(tasks, times, memory, rss, infos, args, elapsed) -> str:
             task = (implementation, problem)
             if task not in times:
                 continue
-            low, high = _quartiles(times[task])
+            median = statistics.median(times[task])
+            unit, scale = _unit(median)
+            low, high = (q / scale for q in _quartiles(times[task]))
             relative = ""
             if implementation != "numpy":
                 pairs = zip(times[("numpy", problem)], times[task], strict=True)
                 ratios[(problem, implementation)] = [ours / other for ours, other in pairs]
                 relative = f"{1 / statistics.median(ratios[(problem, implementation)]):.2f}"
             title = PROBLEM_TITLES[problem] if implementation == "numpy" else ""
+            digits = 1 if unit == "us" else 2
+            quartiles = f"{low:.{digits}f}-{high:.{digits}f}"
             lines.append(
-                f"{title:26s} {IMPLEMENTATION_NAMES[implementation]:14s} "
-                f"{_format_time(statistics.median(times[task])):>10s} "
-                f"{_format_time(low)} - {_format_time(high)} "
-                f"{_format_time(min(times[task])):>10s} {relative:>19s}"
+                f"{title:24s} {IMPLEMENTATION_NAMES[implementation]:14s} "
+                f"{median / scale:6.{digits}f} {unit} {quartiles:>11s} "
+                f"{min(times[task]) / scale:6.{digits}f} {relative:>6s}"
             )
     lines.append(
-        "'time / scratch_mlp' is the median over rounds of the two times taken in the same round."
+        "p25-p75 and best in the unit of the median; ratio: time / scratch_mlp's time in the same"
     )
+    lines.append("round, median over rounds.")
 
     lines += ["", "Bars (scratch_mlp time / other time; median over rounds, p25 - p75)"]
     for (problem, implementation), bar in BARS.items():

@@ -24,23 +24,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# scratch_mlp.py is in the repository root: this file's parent's parent when it runs as a script,
+# the working directory (or its parent) in a notebook kernel, which has no __file__.
+_places = [Path(__file__).resolve().parent.parent] if "__file__" in globals() else []
+ROOT = next(
+    p for p in [*_places, Path.cwd(), Path.cwd().parent] if (p / "scratch_mlp.py").is_file()
+)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-def _repo_root() -> Path:
-    """The folder that holds scratch_mlp.py: this file's parent's parent, or the working directory
-    (a notebook kernel has no ``__file__``; the site is built from the repository root)."""
-    candidates = [Path.cwd(), Path.cwd().parent]
-    if "__file__" in globals():
-        candidates.insert(0, Path(__file__).resolve().parent.parent)
-    for folder in candidates:
-        if (folder / "scratch_mlp.py").is_file():
-            return folder
-    raise FileNotFoundError("scratch_mlp.py not found; run this from the repository root")
-
-
-if str(_repo_root()) not in sys.path:
-    sys.path.insert(0, str(_repo_root()))
-
-from scratch_mlp import (  # noqa: E402  (the import needs the path set above)
+from scratch_mlp import (  # noqa: E402
     SGD,
     Adam,
     init_mlp,
@@ -422,7 +415,7 @@ OPTIMIZER_CASES = {
     "SGD, lr 0.1": ("2-64-64-3, cross-entropy", lambda: SGD(lr=0.1)),
     "Adam, defaults": ("2-64-64-3, cross-entropy", lambda: Adam()),
     "Adam, lr 0.01": ("1-64-1 like the article, MSE", lambda: Adam(lr=0.01)),
-    "Adam, lr 0.003, betas (0.8, 0.99), eps 1e-6": (
+    "Adam, lr 0.003, betas 0.8 0.99, eps 1e-6": (
         "3 hidden 5-32-16-8-3, MSE",
         lambda: Adam(lr=0.003, betas=(0.8, 0.99), eps=1e-6),
     ),
@@ -432,11 +425,11 @@ OPTIMIZER_CASES = {
 def format_optimizer_parity(results, tolerance) -> str:
     """One line per case ``{case: optimizer_parity(...)}``: the loss and the parameter tensor that
     differ most over all steps, marked against ``tolerance``."""
-    lines = [f"  {'optimizer':44s} {'loss':>8s} {'worst tensor':>14s}"]
+    lines = [f"{'optimizer':41s} {'loss':>7s} {'worst tensor':>13s}"]
     for case, worst in results.items():
         name = max((k for k in worst if k != "loss"), key=worst.get)
         verdict = "ok" if max(worst.values()) < tolerance else "DIFFERENT"
-        lines.append(f"  {case:44s} {worst['loss']:8.1e} {name:>5s} {worst[name]:8.1e}  {verdict}")
+        lines.append(f"{case:41s} {worst['loss']:7.1e} {name:>4s} {worst[name]:8.1e}  {verdict}")
     return "\n".join(lines)
 
 
@@ -536,4 +529,4 @@ if __name__ == "__main__":
 # its recorded nodes compute the same gradients, to float64's rounding, for any depth and width
 # and both losses; and `SGD` and `Adam` make the same updates as `torch.optim`. Autograd's
 # advantage is that nobody has to write `mlp_backward`: it follows whatever forward pass you
-# write. The [benchmark](benchmark.md) measures what that convenience costs per step.
+# write. The [benchmark](../benchmark/) measures what that convenience costs per step.

@@ -48,6 +48,9 @@ def test_loss_and_every_gradient_match_autograd(case, dtype):
     assert len(names) == 2 + 2 * (len(sizes) - 1)  # every parameter of every layer
     tolerance = GRADIENT_TOLERANCE[dtype]
     assert {name: d for name, _, d in rows if not d < tolerance} == {}
+    # Every gradient has something to compare: no layer of the case is dead.
+    _, _, grads = twin.numpy_loss_and_grads(*twin.parity_case(case, dtype))
+    assert all(np.abs(g).max() > 0 for g in grads.values())
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
