@@ -407,7 +407,7 @@ def report(tasks, times, memory, rss, infos, args, elapsed) -> str:
     lines.append("")
     header = (
         f"{'problem':24s} {'implementation':14s} {'median':>9s} {'p25-p75':>11s} "
-        f"{'best':>6s} {'ratio':>6s}"
+        f"{'best':>6s} {'vs scratch_mlp':>14s}"
     )
     lines += ["Time per training step", header, "-" * len(header)]
     ratios = {}
@@ -423,19 +423,17 @@ def report(tasks, times, memory, rss, infos, args, elapsed) -> str:
             if implementation != "numpy":
                 pairs = zip(times[("numpy", problem)], times[task], strict=True)
                 ratios[(problem, implementation)] = [ours / other for ours, other in pairs]
-                relative = f"{1 / statistics.median(ratios[(problem, implementation)]):.2f}"
+                relative = f"{1 / statistics.median(ratios[(problem, implementation)]):.2f}x"
             title = PROBLEM_TITLES[problem] if implementation == "numpy" else ""
             digits = 1 if unit == "us" else 2
             quartiles = f"{low:.{digits}f}-{high:.{digits}f}"
             lines.append(
                 f"{title:24s} {IMPLEMENTATION_NAMES[implementation]:14s} "
                 f"{median / scale:6.{digits}f} {unit} {quartiles:>11s} "
-                f"{min(times[task]) / scale:6.{digits}f} {relative:>6s}"
+                f"{min(times[task]) / scale:6.{digits}f} {relative:>14s}"
             )
-    lines.append(
-        "p25-p75 and best in the unit of the median; ratio: time / scratch_mlp's time in the same"
-    )
-    lines.append("round, median over rounds.")
+    lines.append("p25-p75 and best: in the unit of the median. vs scratch_mlp: this time divided")
+    lines.append("by scratch_mlp's in the same round, median over rounds.")
 
     lines += ["", "Bars (scratch_mlp time / other time; median over rounds, p25 - p75)"]
     for (problem, implementation), bar in BARS.items():
