@@ -73,6 +73,7 @@ NOTEBOOK_PAGES = [
         "failure_modes/",
         figures=len(saved_figures("docs/failure_modes.py")),
     ),
+    NotebookPage("docs/pytorch.py", "pytorch/", figures=len(saved_figures("docs/pytorch.py"))),
 ]
 
 
@@ -114,6 +115,9 @@ def require_docs_packages() -> None:
     for module in ("mkdocs", "material", "mkdocs_jupyter", "mathjax", "jupytext"):
         if importlib.util.find_spec(module) is None:
             skip_unless_required(f"{module} is not installed: pip install -r requirements-test.txt")
+    # The site executes docs/pytorch.py, the same model in PyTorch.
+    if importlib.util.find_spec("torch") is None:
+        skip_unless_required("torch is not installed: pip install -r requirements-torch.txt")
 
 
 def mkdocs_build(project: Path, site_dir: Path) -> subprocess.CompletedProcess:
