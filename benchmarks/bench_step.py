@@ -28,6 +28,7 @@ the same round, which is what holds when the machine's load changes from minute 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import multiprocessing
 import os
@@ -203,6 +204,21 @@ def _numpy_peak_bytes(reset, run) -> int:
         tracemalloc.stop()
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the process's standard error, the C++ libraries' included, for a moment: the
+    profiler announces its start and stop there, in the middle of the table."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _torch_peak_bytes(reset, run):
     """The same peak for PyTorch, from the allocation events of its profiler; None if they are
     not available."""
@@ -210,7 +226,7 @@ def _torch_peak_bytes(reset, run):
 
     reset()
     run(2)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         run(1)
     try:
         events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
@@ -348,6 +364,8 @@ def main(argv=None) -> int:
     # Before any worker starts: the BLAS and OpenMP thread pools read these once, at load.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(args.threads)
+    # PyTorch's warnings about its profiler would interleave with the table.
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
 
     have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     tasks = [("numpy", "sine"), ("article", "sine")]
