@@ -387,8 +387,9 @@ def test_nothing_is_requested_outside_the_site_and_nothing_fails(notebook):
 def blocks_scrolling_sideways(seen: Visit) -> list[str]:
     """The first line of each code or output block wider than its box."""
     assert seen.page.viewport_size["width"] == 1280
+    # Material lets a Markdown page's <code> scroll inside its <pre>; a notebook's <pre> scrolls.
     return seen.page.eval_on_selector_all(
-        "article pre",
+        "article pre, article pre > code",
         """blocks => blocks.filter(b => b.scrollWidth > b.clientWidth)
                           .map(b => b.textContent.split("\\n")[0])""",
     )
@@ -447,7 +448,11 @@ def test_screenshots(notebook, browser, site_url):
 
 
 # The Markdown pages, with how many formulas each has at least.
-@pytest.mark.parametrize(("path", "formulas"), [("", 7), ("reference/", 0)], ids=["home", "ref"])
+@pytest.mark.parametrize(
+    ("path", "formulas"),
+    [("", 7), ("reference/", 0), ("benchmark/", 0)],
+    ids=["home", "ref", "benchmark"],
+)
 def test_markdown_pages_are_self_contained_and_typeset(browser, site_url, path, formulas):
     seen = visit(browser, site_url, path)
     try:

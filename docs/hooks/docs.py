@@ -189,10 +189,9 @@ def _docstring(node) -> list[str]:
 
 
 def on_page_context(context, page, config, nav):
-    """Pages rendered from a .py file, and the reference, give the left navigation's width to
-    the code: the file's 100-character lines must fit a 1280-pixel window. The tabs under the
-    header still navigate."""
-    if getattr(page, "nb_url", None) or page.file.src_uri == REFERENCE_PAGE:
-        hide = list(page.meta.get("hide", []))
-        page.meta["hide"] = [*hide, "navigation"] if "navigation" not in hide else hide
+    """Every page gives the left navigation's width to the code: the file's 100-character lines
+    and the benchmark's table must fit a 1280-pixel window. The tabs under the header still
+    navigate, and each page has one level of sections, which the table of contents shows."""
+    hide = list(page.meta.get("hide", []))
+    page.meta["hide"] = [*hide, "navigation"] if "navigation" not in hide else hide
     return context
