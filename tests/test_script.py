@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+from conftest import MODULE_FIGURES as FIGURES
 from conftest import ROOT
 
 SCRIPT = ROOT / "scratch_mlp.py"
@@ -51,15 +52,6 @@ ARTICLE_LINES = [
     "Step  1000 loss=0.068768",
     "Step  1500 loss=0.054070",
     "Step  2000 loss=0.042415",
-]
-
-FIGURES = [
-    "01_article_loss.png",
-    "01_article_fit.png",
-    "02_dead_neurons.png",
-    "05_bias_correction.png",
-    "05_sgd_vs_adam.png",
-    "06_spiral_decision_regions.png",
 ]
 
 
