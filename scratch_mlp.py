@@ -589,7 +589,7 @@ if __name__ == "__main__":
     print(f"\nnudge W2[{i}, 0] by epsilon = {epsilon}:")
     first_order = grads["W2"][i, 0] * epsilon
     # L is quadratic in W2: d2L/dW2[i,0]^2 = (2/N) sum_n A1[n, i]^2, so this term is exact.
-    A1 = relu_forward(linear_forward(X_sine, params_init["W1"], params_init["b1"])[0])[0]
+    (A1, _), _ = cache[1]  # the output layer's input, kept in the cache by the forward pass
     second_order = 0.5 * (2 / len(X_sine)) * np.sum(A1[:, i] ** 2) * epsilon**2
     print(f"  predicted change dW2[{i}, 0] * epsilon = {first_order:+.10f}")
     print(f"  measured change   L(W2 + e) - L(W2)    = {nudged_loss - loss:+.10f}")
@@ -795,7 +795,6 @@ def grad_check_report(params, X, y, loss_fn, h: float = 1e-5):
     returns a gradient whose shape is not its parameter's.
     """
     _check_data(params, X, y)
-    _check_positive("h", h)
     params64 = {name: p.astype(np.float64) for name, p in params.items()}
     X64 = X.astype(np.float64)
     y64 = y.astype(np.float64) if np.issubdtype(y.dtype, np.floating) else y
