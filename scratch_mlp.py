@@ -1,29 +1,47 @@
 # %% [markdown]
 # # The training loop from scratch
 #
-# Every neural network trains through the same four steps, repeated:
+# In this page you train a neural network with nothing but NumPy, writing every derivative
+# yourself. It grows out of the article *The Training Loop From Scratch: Forward, Backward,
+# Gradient Descent in NumPy*: a network with one hidden layer learns a noisy sine curve. By the
+# end you will have built, and checked, everything `loss.backward()` and `optimizer.step()` do
+# for you in PyTorch, and used it to train a classifier.
 #
-# 1. **forward**: compute the network's output from the inputs and the parameters;
+# Every network trains by repeating four steps:
+#
+# 1. **forward**: compute the output from the input and the parameters;
 # 2. **loss**: one number saying how wrong that output is;
 # 3. **backward**: the gradient of the loss with respect to every parameter, by the chain rule;
 # 4. **update**: move every parameter a little against its gradient.
 #
-# This file does all four in NumPy, with every derivative written by hand. It starts from the
-# article's two-layer network fit to a noisy sine, explains what each gradient means, checks every
-# one of them numerically, turns the loop into small functions you can copy, replaces gradient
-# descent with Adam, and ends with a softmax cross-entropy classifier.
+# For the article's network, with inputs $X$ (one example per row) and targets $y$, the first
+# two steps are
 #
-# **How to read it.** Each section states an idea and its equations in prose, then a code cell
-# implements exactly those equations with the same symbols, then a cell runs it and shows the
-# result. The math uses the names the code uses: $W_1$ is `W1`, $Z_1$ is `Z1`,
-# $\partial L / \partial W_1$ is `dW1`, $\partial L / \partial Z_1$ is `d_Z1`.
+# $$Z_1 = X W_1 + b_1, \qquad A_1 = \operatorname{ReLU}(Z_1), \qquad
+#   \mathrm{out} = A_1 W_2 + b_2, \qquad L = \frac{1}{N} \sum_{i=1}^{N} (\mathrm{out}_i - y_i)^2 ,$$
 #
-# **How to run it.** `python scratch_mlp.py` runs every section top to bottom, prints the results
-# and writes the figures into `figures/`. `import scratch_mlp` runs nothing: it only defines the
+# and the update is $\theta \leftarrow \theta - \eta\, \partial L / \partial \theta$ for every
+# parameter $\theta$. Section 1 runs this loop; section 2 derives the backward step by hand;
+# section 3 checks it numerically; section 4 turns the loop into functions you can reuse;
+# section 5 explains the step size and builds up to Adam; section 6 trains on mini-batches and
+# watches held-out data; section 7 trains a classifier.
+#
+# **Notation.** The math uses the code's names, so each equation can be matched to its line.
+#
+# | symbol | code | meaning |
+# |---|---|---|
+# | $N$, $D$, $H$, $C$ | | examples, input features, hidden units, outputs |
+# | $X$, $y$ | `X`, `y` | inputs $(N, D)$ and targets |
+# | $W_l$, $b_l$ | `W1`, `b1` | weights $(D, H)$ and bias $(1, H)$ of layer $l$ |
+# | $Z_l$, $A_l$ | `Z1`, `A1` | a layer's pre-activation and activation |
+# | $L$ | `loss` | the loss, a number |
+# | $\partial L / \partial W_1$ | `dW1` | a parameter's gradient (same shape as $W_1$) |
+# | $\partial L / \partial Z_1$ | `d_Z1` | the gradient with respect to an intermediate array |
+# | $\eta$ | `lr` | the learning rate |
+#
+# `python scratch_mlp.py` runs the whole page top to bottom, printing what you see below and
+# writing the figures into `figures/`. `import scratch_mlp` runs nothing: it defines the
 # functions, so you can copy this file into a project and call them.
-#
-# Shapes: $N$ examples, $d_\text{in}$ input features, $H$ hidden units, $d_\text{out}$ outputs.
-# A row of `X` is one example, so a layer is `X @ W + b` with `W` of shape $(d_\text{in}, H)$.
 
 # %%
 from __future__ import annotations
@@ -39,7 +57,7 @@ import threading
 import numpy as np
 
 # What a project copies this file for. Everything else in it (data makers, figure helpers,
-# article_loop, dead_fraction) is a tutorial helper: it serves the page, not a user's network.
+# article_loop, dead_fraction) is a tutorial helper: it serves this page, not your network.
 __all__ = [
     "init_mlp",
     "linear_forward",
@@ -82,7 +100,7 @@ def new_figure(**figure_kwargs):
     except ImportError:
         _say_once("matplotlib is not installed: figures are skipped (pip install matplotlib).")
         return None
-    return Figure(layout="constrained", **figure_kwargs)
+    return Figure(**figure_kwargs)
 
 
 def save_figure(fig, name: str, alt: str) -> str | None:
@@ -95,7 +113,7 @@ def save_figure(fig, name: str, alt: str) -> str | None:
     path = os.path.join(FIGURES_DIR, name)
     try:
         os.makedirs(FIGURES_DIR, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
     except OSError as error:
         _say_once(f"cannot write {FIGURES_DIR}/ ({error.strerror}): figures are skipped.")
         return None
@@ -193,24 +211,27 @@ def _check_labels(labels, n_classes: int, n_rows: int) -> None:
 # %% [markdown]
 # ## 1. The article's loop
 #
-# The article fits $y = \sin(x) + \varepsilon$, $\varepsilon \sim \mathcal N(0, 0.1^2)$, on 200
-# points of $[-\pi, \pi]$ with a two-layer network:
+# The data: 200 points $x$ evenly spaced on $[-\pi, \pi]$, with targets
+# $y = \sin(x) + \text{noise}$, the noise drawn from $\mathcal N(0, \sigma^2)$ with
+# $\sigma = 0.1$. The network: one input, $H = 64$ hidden ReLU units, one output, so
+# $W_1: (1, 64)$, $b_1: (1, 64)$, $W_2: (64, 1)$, $b_2: (1, 1)$.
 #
-# $$Z_1 = X W_1 + b_1, \qquad A_1 = \operatorname{ReLU}(Z_1), \qquad
-#   \text{out} = A_1 W_2 + b_2, \qquad L = \frac{1}{N} \sum_{n=1}^{N} (\text{out}_n - y_n)^2 .$$
-#
-# with $X: (200, 1)$, $W_1: (1, 64)$, $b_1: (1, 64)$, $W_2: (64, 1)$, $b_2: (1, 1)$.
-#
-# **He initialisation.** Each weight is drawn from $\mathcal N(0, 2 / \text{fan\_in})$ and each bias
-# starts at 0. Why $2/\text{fan\_in}$: a unit sums $\text{fan\_in}$ products $w\,a$, so
-# $\operatorname{Var}(z) = \text{fan\_in} \cdot \operatorname{Var}(w) \cdot \mathbb E[a^2]$, and a
-# ReLU zeroes half of a symmetric input, so $\mathbb E[\operatorname{ReLU}(z)^2] =
-# \operatorname{Var}(z)/2$. With $\operatorname{Var}(w) = 2/\text{fan\_in}$ the two factors cancel
-# and the signal keeps its scale from layer to layer, however deep the network.
-#
-# `init_mlp` does this for any list of layer sizes. Given the article's random generator it draws
-# exactly the article's numbers in the article's order ($W_1$ first, then $W_2$), so the runs below
-# reproduce the article to the last digit.
+# The weights start random, the biases at zero. `init_mlp` draws each weight from
+# $\mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, where $\mathrm{fan}_\mathrm{in}$ is the number of
+# inputs of the layer (He initialisation: the box below says why). Given the article's random
+# generator it draws exactly the article's numbers, so the run below reproduces the article to
+# the last digit.
+
+# %% [markdown] tags=["deeper"]
+# **Going deeper: why the variance $2/\mathrm{fan}_\mathrm{in}$.** Assume the weights of a layer
+# are independent of each other and of its inputs, with mean 0, and that each pre-activation $z$
+# is symmetric around 0 (true at initialisation, when the weights are). A unit sums
+# $\mathrm{fan}_\mathrm{in}$ products $w\,a$, so
+# $\operatorname{Var}(z) = \mathrm{fan}_\mathrm{in} \cdot \operatorname{Var}(w) \cdot
+# \mathbb E[a^2]$. A ReLU zeroes the negative half of a symmetric $z$, so
+# $\mathbb E[\operatorname{ReLU}(z)^2] = \operatorname{Var}(z)/2$. With
+# $\operatorname{Var}(w) = 2/\mathrm{fan}_\mathrm{in}$ the two factors cancel: $\mathbb E[a^2]$
+# is the same in every layer, and the signal neither dies out nor blows up with depth.
 
 
 # %%
@@ -296,76 +317,42 @@ def article_loop(params, X, y, lr: float = 0.01, steps: int = 2001, log_every: i
 
 # %% [markdown]
 # Run it with the article's seed. `np.random.RandomState(0)` is the generator behind
-# `np.random.seed(0)`, so these are the article's numbers without touching NumPy's global state.
+# `np.random.seed(0)`, so these are the article's numbers, without touching NumPy's global state.
 
 # %%
 if __name__ == "__main__":
     article_rng = np.random.RandomState(0)
     X_sine, y_sine = make_sine_data(article_rng)
-    params_init = init_mlp([1, 64, 1], article_rng)  # the state every later comparison starts from
+    params_init = init_mlp([1, 64, 1], article_rng)  # the start every later comparison uses
     params_article = {name: p.copy() for name, p in params_init.items()}
     losses_article = article_loop(params_article, X_sine, y_sine, lr=0.01, steps=2001)
 
-# %% [markdown]
-# The loss does not fall steadily. The first step halves it; then it climbs for nineteen steps, to
-# five times its first value, before it comes down. Gradient descent with step size $\eta$ is stable
-# along a direction only if the loss's curvature there (an eigenvalue $\lambda$ of the Hessian)
-# satisfies $\lambda < 2/\eta$. Along a steeper direction every step overshoots the valley floor
-# and the error along that direction is multiplied by $|1 - \eta\lambda| > 1$: it grows, step
-# after step.
-#
-# For the output layer the curvature is exact and easy: $L$ is quadratic in $W_2$, with
-# $\partial^2 L / \partial W_2^2 = \tfrac{2}{N} A_1^\top A_1$, and the largest eigenvalue of
-# the whole Hessian is at least the largest of this block. The cell below computes it. At He
-# initialisation it is already above $2/\eta = 200$, so the start is unstable: the first step
-# helps, because the steep direction barely matters yet, but the error along it grows with every
-# step until it dominates the loss. The same large steps also move $W_1$ and $b_1$, which changes
-# $A_1$ and with it the curvature; once the curvature is below $2/\eta$ the overshoot dies out and
-# gradient descent descends. After training this block sits below the limit.
-
-# %%
+# %% tags=["fold"]
+# Plotting: the loss curve, with the first 60 steps enlarged, and the fit
 if __name__ == "__main__":
-
-    def output_layer_curvature(params, X):
-        """Largest eigenvalue of d2L/dW2^2 = (2/N) A1^T A1: a lower bound on the top curvature."""
-        A1 = np.maximum(0, X @ params["W1"] + params["b1"])
-        return np.linalg.eigvalsh(2 / X.shape[0] * A1.T @ A1)[-1]
-
-    print(f"stability limit 2/lr             = {2 / 0.01:6.1f}")
-    print(f"curvature of L in W2, at init    = {output_layer_curvature(params_init, X_sine):6.1f}")
-    print(
-        f"curvature of L in W2, after 2001 = {output_layer_curvature(params_article, X_sine):6.1f}"
-    )
-    print(
-        f"loss at step 0 = {losses_article[0]:.3f}, highest = {max(losses_article):.3f}"
-        f" at step {int(np.argmax(losses_article))}"
-    )
-
-    fig = new_figure(figsize=(7, 3.6))
+    fig = new_figure(figsize=(8, 3.4))
     if fig is not None:
-        ax = fig.subplots()
-        ax.semilogy(losses_article, color="C0")
-        ax.axhline(0.01, color="gray", ls="--", lw=1, label="noise variance 0.01")
+        ax_all, ax_start = fig.subplots(1, 2, width_ratios=[3, 2])
+        ax_all.semilogy(losses_article, color="C0")
+        ax_all.axhline(0.01, color="gray", ls="--", lw=1, label="noise variance 0.01")
+        ax_all.set(xlabel="step", ylabel="MSE loss (log scale)", title="2001 steps, lr = 0.01")
+        ax_all.legend()
+        ax_start.plot(range(61), losses_article[:61], color="C0", marker=".")
         peak = int(np.argmax(losses_article))
-        ax.annotate(
-            "overshoot: curvature > 2/lr",
-            (peak, losses_article[peak]),
-            xytext=(250, 3),
-            arrowprops={"arrowstyle": "->"},
-        )
-        ax.set(xlabel="step", ylabel="MSE loss (log scale)", title="The article's loop, lr = 0.01")
-        ax.legend()
+        ax_start.annotate(f"peak at step {peak}", (peak, losses_article[peak]), (32, 7.5))
+        ax_start.set(xlabel="step", ylabel="MSE loss", title="steps 0 to 60")
         save_figure(
             fig,
             "01_article_loss.png",
             alt=(
-                "Loss of the article's loop on a log scale over 2001 steps: it halves at step"
-                " 1, climbs to a peak near step 20, then falls steadily towards the noise "
-                "variance 0.01."
+                "Left: the loss of the article's loop on a log scale over 2001 steps, falling "
+                "from about 1.6 towards the noise variance 0.01. Right: the first 60 steps on "
+                "a linear scale: the loss halves at step 1, climbs to a peak of 8.4 at step "
+                "20, then falls."
             ),
         )
 
-        fig = new_figure(figsize=(7, 3.6))
+        fig = new_figure(figsize=(8, 3.4))
         ax = fig.subplots()
         x_fine = np.linspace(-np.pi, np.pi, 400).reshape(-1, 1)
         p = params_article
@@ -373,37 +360,184 @@ if __name__ == "__main__":
         ax.scatter(X_sine[:, 0], y_sine[:, 0], s=8, color="gray", label="data (noisy)")
         ax.plot(x_fine[:, 0], np.sin(x_fine[:, 0]), color="k", lw=1, ls="--", label="sin(x)")
         ax.plot(x_fine[:, 0], fit[:, 0], color="C1", lw=2, label="network after 2001 steps")
-        ax.set(xlabel="x", ylabel="y", title="A piecewise-linear fit: 64 ReLU kinks")
+        ax.set(xlabel="x", ylabel="y", title="The network's fit: straight pieces joined at kinks")
         ax.legend()
         save_figure(
             fig,
             "01_article_fit.png",
             alt=(
-                "The noisy sine data, the true sine as a dashed line, and the network's "
-                "piecewise-linear fit after 2001 steps following it closely."
+                "The 200 noisy data points, the true sine as a dashed line, and the network's "
+                "fit after 2001 steps: a curve of straight pieces that follows the sine closely."
             ),
         )
 
 # %% [markdown]
-# ## 2. What each gradient means
+# The loss falls from 1.59 to 0.042 in 2001 steps, and the fit follows the sine. A ReLU network
+# computes a function made of straight pieces: each hidden unit adds one kink where its $Z$
+# crosses 0. Most of the 64 kinks here sit close together near $x = 0$, so only a handful of
+# bends are visible.
 #
-# The backward pass computes $\partial L / \partial \theta$ for every parameter $\theta$, and
-# $\partial L / \partial \theta$ has a plain meaning: nudge $\theta$ by a small $\epsilon$ and the
-# loss changes by about $\frac{\partial L}{\partial \theta}\,\epsilon$. So `dW2[i, j] * epsilon`
-# predicts how much the loss moves when `W2[i, j]` moves by `epsilon`; we check that below.
+# One thing is odd. The loss does not fall steadily: it halves at the first step, then *climbs*
+# for nineteen steps, to more than five times where it started, before it comes down. Section 5
+# explains why: the learning rate is a little too large for the steepest direction of this loss.
+# First, the gradients themselves.
+
+# %% [markdown]
+# ## 2. Backpropagation by hand
 #
-# The chain rule gets all of them in one sweep from the loss back to the input, each layer turning
-# the gradient with respect to its output into the gradients with respect to its input and its
-# parameters. Four pieces, derived here one at a time; each is a forward function with its backward
-# function right after it.
+# The backward step computes $\partial L / \partial \theta$ for every parameter $\theta$. Its
+# meaning is plain: move $\theta$ by a small $\delta$ and the loss moves by about
+# $\frac{\partial L}{\partial \theta}\,\delta$. The chain rule gets all of these in one sweep
+# from the loss back to the input. Before the general formulas, here it is with numbers small
+# enough to redo on paper.
 #
-# ### 2.1 The loss: mean squared error
+# ### 2.1 A worked example
 #
-# $L = \frac{1}{M} \sum_{n,k} (\text{out}_{nk} - y_{nk})^2$ over all $M = N\,d_\text{out}$ entries
-# (the article has $d_\text{out} = 1$, so $M = N$). Each entry appears in one term, so
+# Two examples ($N = 2$), one input, two hidden units, one output:
 #
-# $$\frac{\partial L}{\partial\, \text{out}_{nk}} = \frac{2}{M}\,(\text{out}_{nk} - y_{nk}),
-#   \qquad \texttt{d\_out} = \tfrac{2}{M}(\text{out} - y) \quad (N, d_\text{out}).$$
+# $$X = \begin{pmatrix} 1 \\ -2 \end{pmatrix},\quad y = \begin{pmatrix} 1 \\ 0 \end{pmatrix},\quad
+#   W_1 = \begin{pmatrix} 1 & -1 \end{pmatrix},\quad b_1 = \begin{pmatrix} 0.5 & 0.5 \end{pmatrix},
+#   \quad W_2 = \begin{pmatrix} 1 \\ 0.5 \end{pmatrix},\quad b_2 = 0 .$$
+#
+# The cell computes the forward pass line by line, then the backward pass in reverse, each line
+# the chain rule applied once: the gradient arriving at an array, times that array's local
+# derivative. (This is the article's loop body; section 2.2 derives each line.)
+
+# %%
+if __name__ == "__main__":
+    X = np.array([[1.0], [-2.0]])
+    y = np.array([[1.0], [0.0]])
+    W1, b1 = np.array([[1.0, -1.0]]), np.array([[0.5, 0.5]])
+    W2, b2 = np.array([[1.0], [0.5]]), np.array([[0.0]])
+    N = X.shape[0]
+
+    Z1 = X @ W1 + b1  # (2, 2)
+    A1 = np.maximum(0, Z1)  # (2, 2)
+    out = A1 @ W2 + b2  # (2, 1)
+    loss = np.mean((out - y) ** 2)
+
+    d_out = 2 * (out - y) / N  # (2, 1)   dL/d out
+    dW2 = A1.T @ d_out  # (2, 1)
+    db2 = d_out.sum(axis=0, keepdims=True)  # (1, 1)
+    d_A1 = d_out @ W2.T  # (2, 2)
+    d_Z1 = d_A1 * (Z1 > 0)  # (2, 2)   ReLU passes the gradient only where Z1 > 0
+    dW1 = X.T @ d_Z1  # (1, 2)
+    db1 = d_Z1.sum(axis=0, keepdims=True)  # (1, 2)
+
+    for name, value in [("Z1", Z1), ("A1", A1), ("out", out), ("loss", loss), ("d_out", d_out),
+                        ("dW2", dW2), ("db2", db2), ("d_A1", d_A1), ("d_Z1", d_Z1),
+                        ("dW1", dW1), ("db1", db1)]:  # fmt: skip
+        print(f"{name:5s} = {np.array2string(np.asarray(value), separator=', ')}")
+
+# %% [markdown]
+# Follow one entry through. $W_{1}[0, 1] = -1$ is the weight into hidden unit 1. It reaches the
+# loss through $Z_1[0, 1]$ and $Z_1[1, 1]$, one path per example, so the chain rule *sums* over
+# both paths:
+#
+# $$\frac{\partial L}{\partial W_1[0,1]}
+#   = \sum_{i=0}^{1} \frac{\partial L}{\partial Z_1[i,1]}\,
+#     \frac{\partial Z_1[i,1]}{\partial W_1[0,1]}
+#   = \sum_{i} \mathtt{d\_Z1}[i,1]\; X[i,0]
+#   = 0 \cdot 1 + 0.625 \cdot (-2) = -1.25 .$$
+#
+# Each $\mathtt{d\_Z1}[i,1]$ is itself a product along the path back from the loss:
+# $\frac{\partial L}{\partial \mathrm{out}_i} \cdot W_2[1,0] \cdot \mathbb 1[Z_1[i,1] > 0]$. For
+# example 0, unit 1 is off ($Z_1[0,1] = -0.5$), so that path carries nothing; for example 1 it
+# is $1.25 \cdot 0.5 \cdot 1 = 0.625$. Summing over the examples is what the matrix product
+# $X^\top \mathtt{d\_Z1}$ does: `dW1 = X.T @ d_Z1` is this sum for every entry at once.
+#
+# Check it without calculus: move $W_1[0,1]$ by $\pm 10^{-5}$ and measure the loss.
+
+# %%
+if __name__ == "__main__":
+
+    def loss_of_W1(W1):
+        out = np.maximum(0, X @ W1 + b1) @ W2 + b2
+        return np.mean((out - y) ** 2)
+
+    W1_plus, W1_minus = W1.copy(), W1.copy()
+    W1_plus[0, 1] += 1e-5
+    W1_minus[0, 1] -= 1e-5
+    slope = (loss_of_W1(W1_plus) - loss_of_W1(W1_minus)) / 2e-5
+    print(f"finite difference {slope:.8f}   chain rule dW1[0, 1] = {dW1[0, 1]:.8f}")
+
+# %% [markdown]
+# The same computation as a graph: each array is a node; the forward pass (black) runs left to
+# right, labelled with the shape each edge carries; the backward pass (red) runs right to left,
+# labelled with the gradient it carries. Every parameter receives the gradient of the node it
+# feeds. The figure is drawn from the arrays of the cell above, so it cannot disagree with them.
+
+# %% tags=["fold"]
+# Plotting: the computational graph, drawn from the worked example's arrays
+if __name__ == "__main__":
+    fig = new_figure(figsize=(9.5, 4.4))
+    if fig is not None:
+        ax = fig.subplots()
+        ax.set(xlim=(-0.6, 9.0), ylim=(-2.2, 2.0))
+        ax.axis("off")
+        values = {"X": X, "W1": W1, "b1": b1, "Z1": Z1, "A1": A1, "W2": W2, "b2": b2}
+        values |= {"out": out, "y": y, "L": np.array(loss)}
+        where = {"X": (0, 0), "Z1": (2, 0), "A1": (4, 0), "out": (6, 0), "L": (8, 0)}
+        where |= {"W1": (1.3, 1.4), "b1": (2.7, 1.4), "W2": (5.3, 1.4), "b2": (6.7, 1.4)}
+        where |= {"y": (8, 1.4)}
+        for name, (x, yy) in where.items():
+            parameter = name[0] in "Wb"
+            box = {"boxstyle": "round", "fc": "#dbe4f3" if parameter else "#eeeeee"}
+            ax.text(x, yy, name, ha="center", va="center", fontsize=12, bbox=box)
+
+        def arrow(a, b, label, color, rad, dy):
+            (x0, y0), (x1, y1) = where[a], where[b]
+            ax.annotate("", (x1, y1), (x0, y0), arrowprops={
+                "arrowstyle": "->", "color": color, "shrinkA": 16, "shrinkB": 16,
+                "connectionstyle": f"arc3,rad={rad}"})  # fmt: skip
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + dy, label, ha="center", fontsize=8.5,
+                    color=color)  # fmt: skip
+
+        for a, b in [("X", "Z1"), ("Z1", "A1"), ("A1", "out"), ("out", "L")]:
+            arrow(a, b, str(values[a].shape), "black", 0, 0.12)
+        for a, b in [("W1", "Z1"), ("b1", "Z1"), ("W2", "out"), ("b2", "out"), ("y", "L")]:
+            arrow(a, b, str(values[a].shape), "black", 0, 0.05)
+        backward = [
+            ("L", "out", "d_out = 2(out - y)/N"),
+            ("out", "A1", "d_A1 = d_out W2ᵀ"),
+            ("A1", "Z1", "d_Z1 = d_A1 * [Z1 > 0]"),
+        ]
+        for a, b, label in backward:
+            arrow(a, b, label, "C3", 0.5, -0.95)
+        to_parameters = [
+            ("out", "W2", "dW2 = A1ᵀ d_out"),
+            ("out", "b2", "db2 = Σ d_out"),
+            ("Z1", "W1", "dW1 = Xᵀ d_Z1"),
+            ("Z1", "b1", "db1 = Σ d_Z1"),
+        ]
+        for a, b, label in to_parameters:
+            arrow(a, b, label, "C3", -0.35, -0.55 if "W" in b else 0.35)
+        ax.set_title("The two-layer network as a graph: forward in black, backward in red")
+        save_figure(
+            fig,
+            "02_graph.png",
+            alt=(
+                "A computational graph. Nodes X, Z1, A1, out and L in a row, with parameter "
+                "nodes W1 and b1 feeding Z1, W2 and b2 feeding out, and y feeding L. Black "
+                "forward arrows are labelled with shapes such as (2, 1) and (2, 2). Red "
+                "backward arrows run from L back to Z1, labelled d_out = 2(out - y)/N, d_A1 = "
+                "d_out W2 transposed and d_Z1 = d_A1 times [Z1 > 0], and up to the parameters, "
+                "labelled dW2 = A1 transposed d_out, db2, dW1 = X transposed d_Z1 and db1."
+            ),
+        )
+
+# %% [markdown]
+# Nothing in these lines depends on having two examples or two hidden units. The next sections
+# derive each rule for any shapes, as a forward function with its backward function right after
+# it, then chain them into a network of any depth.
+#
+# ### 2.2 The loss: mean squared error
+#
+# $L = \frac{1}{M} \sum_{i,k} (\mathrm{out}_{ik} - y_{ik})^2$ over all $M = N C$ entries (the
+# article has $C = 1$, so $M = N$). Each entry appears in one term, so
+#
+# $$\frac{\partial L}{\partial\, \mathrm{out}_{ik}} = \frac{2}{M}\,(\mathrm{out}_{ik} - y_{ik}),
+#   \qquad \mathtt{d\_out} = \tfrac{2}{M}(\mathrm{out} - y) \quad (N, C).$$
 #
 # The $1/M$ matters: without it the gradient grows with the batch, and so does the step.
 
@@ -432,26 +566,25 @@ def mse_loss(out, y):
 
 
 # %% [markdown]
-# ### 2.2 A linear layer: $Z = X W + b$
+# ### 2.3 A linear layer: $Z = X W + b$
 #
-# Entry by entry, $Z_{nj} = \sum_i X_{ni} W_{ij} + b_j$. Given the upstream gradient
-# $G = \partial L / \partial Z$ (`d_Z` in the code) of shape $(N, d_\text{out})$, collect every
-# path through which a parameter reaches the loss:
+# Here $X$ is the layer's input, $(N, p)$, $W$ is $(p, q)$ and $b$ is $(1, q)$. Entry by entry,
+# $Z_{ij} = \sum_k X_{ik} W_{kj} + b_j$. Given the upstream gradient
+# $G = \partial L / \partial Z$ (`d_Z`), of shape $(N, q)$, collect every path through which a
+# number reaches the loss:
 #
-# - $W_{ij}$ appears in $Z_{nj}$ for every example $n$, with local derivative
-#   $\partial Z_{nj} / \partial W_{ij} = X_{ni}$, so
-#   $\frac{\partial L}{\partial W_{ij}} = \sum_n X_{ni}\, G_{nj}$, that is
-#   $\;\texttt{dW} = X^\top G \quad (d_\text{in}, d_\text{out})$.
-# - $b_j$ appears in every $Z_{nj}$ with derivative 1:
-#   $\frac{\partial L}{\partial b_j} = \sum_n G_{nj}$, that is
-#   $\;\texttt{db} = \textstyle\sum_n G_{n,:} \quad (1, d_\text{out})$,
-#   the column sums. The bias was broadcast over the batch in the forward pass, so its gradient
-#   is summed over the batch in the backward pass.
-# - $X_{ni}$ appears in $Z_{nj}$ for every unit $j$, with derivative $W_{ij}$:
-#   $\frac{\partial L}{\partial X_{ni}} = \sum_j G_{nj} W_{ij}$, that is
-#   $\;\texttt{d\_X} = G\, W^\top \quad (N, d_\text{in})$.
+# - $W_{kj}$ appears in $Z_{ij}$ for every example $i$, with local derivative $X_{ik}$:
+#   $\frac{\partial L}{\partial W_{kj}} = \sum_i X_{ik}\, G_{ij}$, that is
+#   $\mathtt{dW} = X^\top G$, shape $(p, q)$.
+# - $b_j$ appears in every $Z_{ij}$ with derivative 1:
+#   $\frac{\partial L}{\partial b_j} = \sum_i G_{ij}$, the column sums of $G$, shape $(1, q)$.
+#   The bias was broadcast over the batch in the forward pass, so its gradient is summed over
+#   the batch in the backward pass.
+# - $X_{ik}$ appears in $Z_{ij}$ for every unit $j$, with derivative $W_{kj}$:
+#   $\frac{\partial L}{\partial X_{ik}} = \sum_j G_{ij} W_{kj}$, that is
+#   $\mathtt{d\_X} = G\, W^\top$, shape $(N, p)$.
 #
-# Every gradient has the shape of the thing it differentiates: a quick check on any line.
+# Every gradient has the shape of the array it differentiates: a quick check on any line.
 
 
 # %%
@@ -487,23 +620,22 @@ def linear_backward(d_Z, cache, need_d_X: bool = True):
 # %% [markdown] tags=["deeper"]
 # **Going deeper: why `np.dot` and not `@`.** For 2-D arrays they compute the same matrix
 # product, and for most shapes through the same BLAS routine. One case differs: a column times a
-# row, $(N, 1)$ times $(1, M)$, which the article's network meets twice a step (its input has one
-# feature, its output one unit). There `@` runs a plain loop and `np.dot` calls BLAS, about six
-# times faster; each entry is a single product, so the numbers are the same to the last bit.
-# On the article's network this is a third of a training step.
-
+# row, $(N, 1)$ times $(1, q)$, which the article's network meets twice a step (its input has
+# one feature, its output one unit). There `@` runs a plain loop and `np.dot` calls BLAS, about
+# six times faster; each entry is a single product, so the numbers are the same to the last
+# bit. On the article's network that is about a third of a training step.
 
 # %% [markdown]
-# ### 2.3 ReLU: $A = \max(0, Z)$
+# ### 2.4 ReLU: $A = \max(0, Z)$
 #
-# ReLU acts entry by entry, so each $A_{nj}$ depends on $Z_{nj}$ alone, with local derivative
-# $1$ where $Z_{nj} > 0$ and $0$ where $Z_{nj} < 0$. At exactly 0 the derivative does not exist;
+# ReLU acts entry by entry, so each $A_{ij}$ depends on $Z_{ij}$ alone, with local derivative
+# $1$ where $Z_{ij} > 0$ and $0$ where $Z_{ij} < 0$. At exactly 0 the derivative does not exist;
 # we use 0 there, as PyTorch does. The chain rule is then a mask:
 #
-# $$\texttt{d\_Z} = \texttt{d\_A} \odot \mathbb 1[Z > 0] \quad (N, H).$$
+# $$\mathtt{d\_Z} = \mathtt{d\_A} \odot \mathbb 1[Z > 0] .$$
 #
 # A unit whose $Z$ is negative passes no gradient back: nothing upstream learns from it on that
-# example. If that holds on *every* example the unit is **dead**, which section 2.6 measures.
+# example, as unit 1 on example 0 above.
 
 
 # %%
@@ -523,27 +655,31 @@ def relu_backward(d_A, Z):
 
 
 # %% [markdown]
-# ### 2.4 The whole network: chain the pieces
+# ### 2.5 The whole network
 #
-# For the article's network the backward pass is the forward pass read in reverse, each line one
-# of the rules above:
+# The backward pass is the forward pass read in reverse, each line one of the rules above:
 #
 # | forward | backward, as code | shape |
 # |---|---|---|
-# | $L = \text{mean}((\text{out} - y)^2)$ | `d_out = 2 * (out - y) / M` | $(N, d_\text{out})$ |
-# | $\text{out} = A_1 W_2 + b_2$ | `dW2 = A1.T @ d_out` | $(H, d_\text{out})$ |
-# | | `db2 = d_out.sum(axis=0, keepdims=True)` | $(1, d_\text{out})$ |
+# | $L = \mathrm{mean}((\mathrm{out} - y)^2)$ | `d_out = 2 * (out - y) / M` | $(N, C)$ |
+# | $\mathrm{out} = A_1 W_2 + b_2$ | `dW2 = A1.T @ d_out` | $(H, C)$ |
+# | | `db2 = d_out.sum(axis=0, keepdims=True)` | $(1, C)$ |
 # | | `d_A1 = d_out @ W2.T` | $(N, H)$ |
 # | $A_1 = \operatorname{ReLU}(Z_1)$ | `d_Z1 = d_A1 * (Z1 > 0)` | $(N, H)$ |
-# | $Z_1 = X W_1 + b_1$ | `dW1 = X.T @ d_Z1` | $(d_\text{in}, H)$ |
+# | $Z_1 = X W_1 + b_1$ | `dW1 = X.T @ d_Z1` | $(D, H)$ |
 # | | `db1 = d_Z1.sum(axis=0, keepdims=True)` | $(1, H)$ |
 #
-# (`d_out` is the article's `d_out_layer`: the gradient with respect to `out`. The article's
-# `d_out` is the output width, written $d_\text{out}$ here.)
+# (`d_out` is the article's `d_out_layer`.) `mlp_forward` runs a linear layer and the activation
+# for every hidden layer, and a plain linear output layer; `mlp_backward` walks the same list
+# backwards. With any number of layers, $W_1, b_1, \ldots, W_K, b_K$, these two are the whole
+# network. `loss_and_grads` is one forward and one backward pass: the first three of the four
+# steps.
 #
-# Nothing in it is specific to two layers. `mlp_forward` runs linear and ReLU for every hidden
-# layer and a plain linear output layer; `mlp_backward` walks the same list backwards. These two,
-# with the pieces above, are the network for any depth and width.
+# **Your own layer.** The activation is an argument: a pair of functions with the signatures of
+# `relu_forward` and `relu_backward`. Write `tanh_forward(Z)` returning `(A, cache)` and
+# `tanh_backward(d_A, cache)` returning `d_Z`, pass `activation=(tanh_forward, tanh_backward)`
+# to `mlp_forward`, `loss_and_grads`, `grad_check` or `train`, and the network uses it. The
+# [exercises](../exercises/) do exactly that.
 
 
 # %%
@@ -606,56 +742,48 @@ def loss_and_grads(params, X, y, loss_fn, activation=(relu_forward, relu_backwar
 
 
 # %% [markdown]
-# ### 2.5 What a gradient predicts
+# ### 2.6 What a gradient predicts
 #
-# Now the claim at the top of this section, on the article's network at its initialisation: the
-# gradient predicts the change of the loss.
+# Back to the article's network at its initialisation: nudge the output weight whose gradient
+# is largest by $\delta = 10^{-4}$, and compare the change of the loss with the gradient's
+# prediction $\frac{\partial L}{\partial \theta}\,\delta$.
 
 # %%
 if __name__ == "__main__":
-    out, cache = mlp_forward(params_init, X_sine)
-    loss, d_out = mse_loss(out, y_sine)
-    grads = mlp_backward(params_init, cache, d_out)
-    for name, g in grads.items():
-        print(f"{name}: shape {g.shape}")
-
-    i = int(np.argmax(np.abs(grads["W2"][:, 0])))  # the hidden unit whose weight matters most
-    epsilon = 1e-4
+    loss, grads = loss_and_grads(params_init, X_sine, y_sine, mse_loss)
+    i = int(np.argmax(np.abs(grads["W2"][:, 0])))
+    delta = 1e-4
     nudged = {name: p.copy() for name, p in params_init.items()}
-    nudged["W2"][i, 0] += epsilon
-    nudged_loss, _ = mse_loss(mlp_forward(nudged, X_sine)[0], y_sine)
-    print(f"\nnudge W2[{i}, 0] by epsilon = {epsilon}:")
-    first_order = grads["W2"][i, 0] * epsilon
-    # L is quadratic in W2: d2L/dW2[i,0]^2 = (2/N) sum_n A1[n, i]^2, so this term is exact.
-    (A1, _), _, _ = cache[1]  # the output layer's input, kept in the cache by the forward pass
-    second_order = 0.5 * (2 / len(X_sine)) * np.sum(A1[:, i] ** 2) * epsilon**2
-    print(f"  predicted change dW2[{i}, 0] * epsilon = {first_order:+.10f}")
-    print(f"  measured change   L(W2 + e) - L(W2)    = {nudged_loss - loss:+.10f}")
-    print(f"  difference                             = {nudged_loss - loss - first_order:+.3e}")
-    print(f"  second-order term (1/2) L'' epsilon^2  = {second_order:+.3e}")
+    nudged["W2"][i, 0] += delta
+    nudged_loss, _ = loss_and_grads(nudged, X_sine, y_sine, mse_loss)
+    predicted = grads["W2"][i, 0] * delta
+    # L is quadratic in W2, with d2L/dW2[i,0]^2 = (2/N) sum_n A1[n, i]^2: this term is exact.
+    A1_init = np.maximum(0, X_sine @ params_init["W1"] + params_init["b1"])
+    second_order = 0.5 * (2 / len(X_sine)) * np.sum(A1_init[:, i] ** 2) * delta**2
+    print(f"nudge W2[{i}, 0] by delta = {delta}:")
+    print(f"  predicted change dW2[{i}, 0] * delta = {predicted:+.10f}")
+    print(f"  measured change  L(W2 + delta) - L  = {nudged_loss - loss:+.10f}")
+    print(f"  difference                          = {nudged_loss - loss - predicted:+.3e}")
+    print(f"  second-order term (1/2) L'' delta^2 = {second_order:+.3e}")
 
 # %% [markdown]
-# The prediction is the first-order term of a Taylor expansion. The measured change also contains
-# the second-order term $\tfrac12 \tfrac{\partial^2 L}{\partial W_{2,i}^2} \epsilon^2$, and
-# since $L$ is quadratic in $W_2$ nothing else: the difference between prediction and measurement
-# is exactly that term, as the last two lines show.
+# The prediction is the first-order term of a Taylor expansion. The measured change also holds
+# the second-order term $\tfrac12 \tfrac{\partial^2 L}{\partial W_2[i]^2} \delta^2$, and since
+# $L$ is quadratic in $W_2$ nothing else: the difference is exactly that term.
 #
-# ### 2.6 Dead neurons
+# ### 2.7 Dead neurons
 #
-# Look again at `d_Z1 = d_A1 * (Z1 > 0)`. A first-layer unit $j$ with $Z_{1,nj} \le 0$ for every
-# example $n$ is **dead**: column $j$ of `d_Z1` is all zeros, so `dW1[:, j]` and `db1[j]` are zero
-# and its incoming weights never change; its output column of $A_1$ is zero too, so `dW2[j]` is
-# zero as well. Its weights never change and its input $X$ is fixed, so $Z_1$ never changes: under
-# full-batch gradient descent on this loss a dead first-layer unit stays dead, and the network has
-# lost that unit's capacity for good. (A deeper unit's input is the layer below, which keeps
-# learning, so a dead unit there can come back.)
+# Look again at `d_Z1 = d_A1 * (Z1 > 0)`. A first-layer unit $j$ with $Z_1[i, j] \le 0$ for
+# every example $i$ is **dead**: column $j$ of `d_Z1` is zero, so `dW1[:, j]` and `db1[j]` are
+# zero and its incoming weights never change; its column of $A_1$ is zero, so `dW2[j]` is zero
+# too. Its weights and its input $X$ never change, so neither does its $Z_1$: under full-batch
+# gradient descent a dead first-layer unit stays dead for good. (A deeper unit's input is the
+# layer below, which keeps learning, so a dead unit there can come back.)
 #
-# Whether units start dead depends on the initialisation. With He initialisation and zero biases
-# every unit is active on half of the input line. Here are three starts, trained the same way:
-#
-# - **He**: $W \sim \mathcal N(0, 2/\text{fan\_in})$, $b = 0$;
-# - **negative bias**: He weights, but every hidden bias starts at $-2$;
-# - **tiny weights, negative bias**: $W \sim \mathcal N(0, 0.1^2)$, $b = -0.1$.
+# Whether units start dead depends on the initialisation. Three starts, trained the same way:
+# **He** ($W \sim \mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, $b = 0$); **negative bias** (He
+# weights, every hidden bias $-2$); **tiny weights, negative bias** ($W \sim \mathcal N(0,
+# 0.1^2)$, $b = -0.1$).
 
 
 # %%
@@ -680,14 +808,17 @@ if __name__ == "__main__":
     for label, options in starts.items():
         start = init_mlp([1, 64, 1], np.random.default_rng(1), **options)
         dead_before[label] = dead_fraction(start, X_sine)
-        article_loop(start, X_sine, y_sine, lr=0.01, steps=2001, log_every=0)
+        final_loss = article_loop(start, X_sine, y_sine, lr=0.01, steps=2001, log_every=0)[-1]
         dead_after[label] = dead_fraction(start, X_sine)
         print(
-            f"{label:28s} dead at init {dead_before[label]:5.1%}   "
-            f"after 2001 steps {dead_after[label]:5.1%}"
+            f"{label:28s} dead at init {dead_before[label]:5.1%}   after 2001 steps "
+            f"{dead_after[label]:5.1%}   final loss {final_loss:.4f}"
         )
 
-    fig = new_figure(figsize=(7, 3.6))
+# %% tags=["fold"]
+# Plotting: dead units before and after training
+if __name__ == "__main__":
+    fig = new_figure(figsize=(8, 3.4))
     if fig is not None:
         ax = fig.subplots()
         x = np.arange(len(starts))
@@ -696,75 +827,52 @@ if __name__ == "__main__":
         bars = ax.bar(x + 0.2, [dead_after[k] for k in starts], 0.4, label="after 2001 steps")
         ax.bar_label(bars, fmt="{:.0%}")
         ax.set_xticks(x, list(starts))
-        ax.set(
-            ylabel="fraction of dead hidden units",
-            ylim=(0, 1),
-            title="Dead ReLU units: never active on any of the 200 points",
-        )
+        ax.set(ylabel="fraction of dead hidden units", ylim=(0, 1),
+               title="Dead ReLU units: never active on any of the 200 points")  # fmt: skip
         ax.legend()
         save_figure(
             fig,
             "02_dead_neurons.png",
             alt=(
-                "Bar chart of the fraction of dead hidden units at initialisation and after "
-                "training for three starts: none for He, about 44 percent for the negative "
-                "bias, 33 then 42 percent for tiny weights."
+                "Bar chart of the fraction of dead hidden units, at initialisation and after "
+                "2001 steps, for three starts: He 0% and 0%, negative bias 44% and 44%, tiny "
+                "weights with a negative bias 33% and 42%."
             ),
         )
 
 # %% [markdown]
-# He initialisation loses no unit. The negative-bias start begins with four units in ten dead and
-# ends with exactly the same ones dead: not one came back in 2001 steps. The tiny-weight start
-# loses more units *during* training: an update that pushes a unit's pre-activation below zero on
-# every point kills it, and then, as derived above, nothing moves it again. The sine is simple
-# enough that the surviving units still fit it; the dead ones are capacity the network paid for and
-# cannot use.
-
+# He initialisation loses no unit. The negative-bias start begins with 44% of its units dead
+# and ends with exactly the same ones dead: not one came back in 2001 steps. The tiny-weight
+# start loses more units *during* training: an update that pushes a unit's $Z_1$ below zero on
+# every point kills it, and then nothing moves it again. On this easy curve the loss hardly
+# suffers (the 36 units left fit a sine as well as 64), but every dead unit is capacity the
+# network paid for and cannot use, and a harder problem would miss it.
 
 # %% [markdown]
 # ## 3. Gradient checking
 #
 # A backward pass can be wrong and still train: a gradient off by a constant factor, or with one
-# term missing, often still points downhill. So we check it against a definition that needs no
-# calculus, the **centred finite difference**, one parameter entry at a time:
+# term missing, often still points downhill. So check it against a definition that needs no
+# calculus, the **centred finite difference**, one entry at a time, as in section 2.1:
 #
-# $$\frac{\partial L}{\partial \theta} \approx \frac{L(\theta + h) - L(\theta - h)}{2h}.$$
+# $$\frac{\partial L}{\partial \theta} \approx \frac{L(\theta + h) - L(\theta - h)}{2h},
+#   \qquad h = 10^{-5}.$$
 #
-# *Why centred:* its error is $O(h^2)$ ($\tfrac{h^2}{6} L'''$), against $O(h)$ for the one-sided
-# $(L(\theta+h) - L(\theta))/h$. *Why float64:* the difference $L(\theta+h) - L(\theta-h)$ cancels
-# almost all digits of $L$, leaving about $\varepsilon_\text{mach} |L| / h$ of rounding noise:
-# $10^{-16}/10^{-5} = 10^{-11}$ in float64, but $10^{-7}/10^{-5} = 10^{-2}$ in float32, as large as
-# the errors we hunt. `grad_check` therefore always computes in float64.
+# Its error has two parts. Truncation: the centred form is off by about
+# $\tfrac{h^2}{6} L'''$, $10^{-11}$ here (the one-sided $(L(\theta+h) - L(\theta))/h$ would be off
+# by $O(h)$, a million times more). Rounding: $L(\theta + h) - L(\theta - h)$ cancels almost all
+# the digits of $L$, which leaves a noise of about $\varepsilon_\mathrm{mach} |L| / h$: $10^{-11}$
+# in float64 ($\varepsilon_\mathrm{mach} \approx 2 \times 10^{-16}$), but $10^{-2}$ in float32,
+# as large as the errors we hunt. So the check always runs in float64.
 #
-# Compare the analytic gradient $a$ with the numerical one $n$ by the **relative error**, which
-# does not depend on the gradient's scale:
-#
-# $$r = \frac{|a - n|}{\max(|a|,\ |n|,\ s)}, \qquad
-#   s = 10^8 \cdot \frac{\varepsilon_\text{mach} \max(|L|, 1)}{h}.$$
-#
-# The floor $s$ is where the finite difference runs out of digits. The loss is computed with a
-# rounding error of about $\varepsilon_\text{mach}$ times the size of the numbers it is made of
-# (the loss itself, or 1 for the $\log(1 + \ldots)$ of a confident softmax); the difference
-# $L(\theta + h) - L(\theta - h)$ keeps that error, and dividing by $2h$ turns it into a noise of
-# about $\sigma = \varepsilon_\text{mach} \max(|L|, 1) / h$ in the estimate, $2 \times 10^{-11}$
-# for $h = 10^{-5}$. A gradient smaller than $s = 10^8 \sigma$ (about 0.002) cannot be resolved
-# to the 7 or 8 digits the scale below asks for, and dividing by it would call rounding noise a
-# bug. Such entries are still compared, on the absolute scale $s$: there $r = 10^{-8}\,|a - n| /
-# \sigma$, so a correct one shows $r \lesssim 10^{-7}$ and $r \ge 10^{-5}$ is an error a thousand
-# times the noise: a bug, however small the gradient. With $s = 0$ this is the textbook
-# $|a - n| / \max(|a|, |n|)$, taken as 0 when both are 0. How to read it:
-#
-# | relative error | verdict |
-# |---|---|
-# | $\lesssim 10^{-7}$ | right |
-# | $10^{-7}$ to $10^{-2}$ | look closer (a kink, a tiny gradient) |
-# | $\gtrsim 10^{-2}$, or $\gtrsim 10^{-5}$ on an entry below $s$ | a bug |
-#
-# **ReLU's kink.** $L$ is not differentiable where a pre-activation is exactly 0. If some $Z$ lies
-# within $h$ of 0, one of $\theta \pm h$ flips that unit on or off, and the finite difference
-# measures a slope that belongs to neither side: the check fails on a correct gradient. The cure is
-# to notice it. `numerical_gradient` records, for each entry, whether any ReLU changed state
-# between $\theta - h$ and $\theta + h$; such entries are reported and left out of the maximum.
+# `numerical_gradient(f, x)` does this for any function `f` of one array `x`, so you can check
+# a layer of your own with it. `grad_check` applies it to every parameter of a network and
+# compares with `mlp_backward`'s answer $g$ entry by entry. **An entry passes when
+# $|g - g_\mathrm{num}| \le 10^{-8} + 10^{-6}\, |g_\mathrm{num}|$** (the rule of
+# `torch.autograd.gradcheck`, with tolerances a thousand times the finite difference's error).
+# A real bug is a wrong sign, a missing factor, a forgotten mask: it misses by far more. For each
+# tensor the table shows how many entries were checked, the worst absolute and relative error,
+# and the result.
 
 
 # %%
@@ -898,26 +1006,26 @@ def grad_check(
 
 
 # %% [markdown]
-# The article's network, checked at its He initialisation and again after training. Every entry of
-# every tensor is checked: 64 + 64 + 64 + 1 of them.
+# The article's network at its initialisation: all 193 numbers.
 
 # %%
 if __name__ == "__main__":
     print(grad_check(params_init, X_sine, y_sine, mse_loss))
 
 # %% [markdown]
-# Now put a pre-activation on the kink on purpose: choose $b_{1,j}$ so that
-# $Z_{1,nj} = 10^{-7}$ for one example, well within $h = 10^{-5}$ of zero. The entries of $W_1$
-# and $b_1$ of that unit now straddle the kink. For them the finite difference mixes the slopes of
-# both sides: it is off by about half of that one example's contribution, 0.6% here, a relative
-# error tens of thousands of times the $10^{-7}$ a right gradient shows. With the kink test they are
-# reported and skipped, and everything else still checks to $10^{-7}$.
+# Every entry agrees to about $10^{-11}$: ten digits.
+#
+# **ReLU's kink.** $L$ has no derivative where a pre-activation is exactly 0. If some $Z$ lies
+# within $h$ of 0, one of $\theta \pm h$ switches that unit on or off, and the finite difference
+# measures a slope that belongs to neither side. `grad_check` notices this: it records which
+# ReLU units are on at every evaluation, and skips (and counts) the entries whose two evaluations
+# switched a unit. Below, $b_1[0]$ is set so that $Z_1 = 10^{-7}$ for one example: on the kink.
 
 # %%
 if __name__ == "__main__":
     on_kink = {name: p.copy() for name, p in params_init.items()}
-    j, n = 0, 150
-    on_kink["b1"][0, j] = 1e-7 - X_sine[n, 0] * on_kink["W1"][0, j]  # makes Z1[n, j] = 1e-7
+    j, i = 0, 150
+    on_kink["b1"][0, j] = 1e-7 - X_sine[i, 0] * on_kink["W1"][0, j]  # makes Z1[i, j] = 1e-7
     print(grad_check(on_kink, X_sine, y_sine, mse_loss))
 
     def loss_of_b1(b1):
@@ -930,40 +1038,39 @@ if __name__ == "__main__":
         f"relative error {abs(analytic - numeric) / abs(analytic):.1e}"
     )
 
+# %% [markdown]
+# One entry of $W_1$ and one of $b_1$ sit on the kink and are skipped; everything else still
+# agrees to $10^{-11}$. Unskipped, that entry of $b_1$ would be off by 0.6%, a failure on a
+# correct gradient.
+
+# %% [markdown] tags=["deeper"]
+# **Going deeper: where a gradient check means something.** Check at initialisation, or early
+# in training. After training, most gradients are tiny (below $10^{-6}$ on the spiral
+# classifier of section 7), and for them the rule is decided by the absolute tolerance
+# $10^{-8}$ alone: a wrong sign on a gradient of $10^{-9}$ would pass. At initialisation the
+# gradients are large and the relative tolerance checks six digits. Also check on random,
+# non-symmetric parameters: with all-zero weights every hidden unit computes the same thing, and
+# a backward pass that mixes up two units still passes. And never check in float32: its
+# rounding noise, $10^{-2}$ for $h = 10^{-5}$, fails correct code (the
+# ["When it breaks"](../failure_modes/) page shows it).
 
 # %% [markdown]
-# ## 4. Reusable building blocks
+# ## 4. The loop, as functions
 #
-# The pieces so far are the whole network. What remains of the loop is the update and the loop
-# itself. The public interface of this file, each usable on its own:
+# All that remains is the update and the loop itself. **Gradient descent** moves every
+# parameter against its gradient, $\theta \leftarrow \theta - \eta\, \partial L / \partial
+# \theta$. `SGD` does it in place for every array of `params`; `train` repeats
+# forward, loss, backward and update for a number of steps and returns every step's loss. With
+# `batch_size` set, each step uses that many rows instead of all $N$ (section 6).
 #
-# | function | does |
-# |---|---|
-# | `init_mlp(sizes, rng, dtype)` | He-initialised `W1, b1, ..., WL, bL` for any depth |
-# | `linear_forward` / `linear_backward` | $Z = XW + b$ and its three gradients |
-# | `relu_forward` / `relu_backward` | $\max(0, Z)$ and its mask |
-# | `mlp_forward(params, X)` | the forward pass, returning `(out, cache)` |
-# | `mlp_backward(params, cache, d_out)` | every parameter's gradient |
-# | `mse_loss(out, y)` | MSE and `d_out` |
-# | `softmax_cross_entropy(logits, labels)` | section 6 |
-# | `SGD(lr)`, `Adam(lr, betas, eps)` | `.step(params, grads)` updates `params` in place |
-# | `grad_check(params, X, y, loss_fn)` | max relative error per tensor |
-# | `train(params, X, y, loss_fn, optimizer, steps, ...)` | the loop; returns every step's loss |
-#
-# **Gradient descent**: $\theta \leftarrow \theta - \eta\, \partial L / \partial \theta$ for every
-# parameter, with learning rate $\eta$ (`lr`).
-#
-# **Mini-batches**: with `batch_size` set, each step uses `batch_size` rows instead of all $N$;
-# the rows are reshuffled every epoch (every pass over the data) with the given `rng`, and the loss
-# recorded for a step is that batch's loss. Every batch has the same size, so every step's
-# gradient is a mean over the same number of examples.
-#
-# Input is checked before anything changes: bad shapes, dtypes, labels, non-finite data or a bad
-# learning rate raise a `ValueError` that names the argument. If the loss ever becomes NaN or
-# infinite, `train` stops at that step and says so, instead of training on garbage.
+# Input is checked before anything changes: a bad shape, dtype, label or learning rate raises a
+# `ValueError` that names the argument. If the loss becomes NaN or infinite, `train` stops at
+# that step and says so. Ctrl-C stops it between two steps, never halfway through an update;
+# `on_step` lets you keep the losses as they come (section 6 uses it).
 
 
-# %%
+# %% tags=["fold"]
+# The optimizers' shared check, and train's helpers
 def _check_step(optimizer, params, grads) -> None:
     """Check every parameter and gradient before an optimizer changes any of them.
 
@@ -991,6 +1098,36 @@ def _check_step(optimizer, params, grads) -> None:
         )
 
 
+def _non_finite_loss_message(loss, step: int, optimizer) -> str:
+    if step == 0:
+        # No update has happened yet, so the learning rate cannot be the cause.
+        return (
+            f"the loss is {float(loss)} at step 0, before any update: the initial parameters or "
+            f"the loss function overflow on this data (check the weight scale and the loss)"
+        )
+    return (
+        f"the loss became {float(loss)} at step {step}: training diverged; try a smaller "
+        f"learning rate (optimizer lr = {getattr(optimizer, 'lr', '?')})"
+    )
+
+
+@contextlib.contextmanager
+def _whole_or_not_at_all():
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise it: an update is never half done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+# %%
 class SGD:
     """Gradient descent, with optional momentum as in ``torch.optim.SGD``; updates in place.
 
@@ -1023,64 +1160,6 @@ class SGD:
                 b += g
                 g = b
             p -= self.lr * g  # theta_t = theta_{t-1} - lr b_t   (b_t = g_t without momentum)
-
-
-class RMSProp:
-    """RMSProp as in ``torch.optim.RMSprop``: each coordinate's step divided by the root of a
-    running mean of its squared gradient; updates in place.
-
-    ``v = alpha * v + (1 - alpha) * g**2``, then ``p -= lr * g / (sqrt(v) + eps)``.
-    """
-
-    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8):
-        self.lr = _number("lr", lr)
-        self.alpha = _number("alpha", alpha, allow_low=True)
-        if self.alpha >= 1:
-            raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
-        self.eps = _number("eps", eps, allow_low=True)
-        self.v = {}
-
-    def step(self, params, grads) -> None:
-        _check_step(self, params, grads)
-        if not self.v:
-            self.v = {name: np.zeros_like(p) for name, p in params.items()}
-            self._held = dict(params)
-        for name, p in params.items():
-            g, v = grads[name], self.v[name]
-            v *= self.alpha  # v_t = alpha v_{t-1} + (1 - alpha) g_t^2
-            v += (1 - self.alpha) * g**2
-            p -= (
-                self.lr * g / (np.sqrt(v) + self.eps)
-            )  # theta_t = theta_{t-1} - lr g_t / (sqrt(v_t) + eps)
-
-
-def _non_finite_loss_message(loss, step: int, optimizer) -> str:
-    if step == 0:
-        # No update has happened yet, so the learning rate cannot be the cause.
-        return (
-            f"the loss is {float(loss)} at step 0, before any update: the initial parameters or "
-            f"the loss function overflow on this data (check the weight scale and the loss)"
-        )
-    return (
-        f"the loss became {float(loss)} at step {step}: training diverged; try a smaller "
-        f"learning rate (optimizer lr = {getattr(optimizer, 'lr', '?')})"
-    )
-
-
-@contextlib.contextmanager
-def _whole_or_not_at_all():
-    """Hold Ctrl-C (SIGINT) until the block ends, then raise it: an update is never half done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread receives signals
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def train(
@@ -1155,51 +1234,172 @@ def train(
 
 
 # %% [markdown]
-# The refactored loop reproduces the article's loop exactly: same initialisation, same order of
-# operations, so the same floating-point numbers, every step.
+# These functions reproduce the article's loop exactly: the same operations in the same order,
+# so the same floating-point numbers, every step.
 
 # %%
 if __name__ == "__main__":
-    params_refactored = {name: p.copy() for name, p in params_init.items()}
-    losses_refactored = train(
-        params_refactored, X_sine, y_sine, mse_loss, SGD(lr=0.01), steps=2001, log_every=500
-    )
-    same = losses_refactored == [float(v) for v in losses_article] and all(
-        np.array_equal(params_refactored[k], params_article[k]) for k in params_article
+    params_sgd = {name: p.copy() for name, p in params_init.items()}
+    losses_sgd = train(params_sgd, X_sine, y_sine, mse_loss, SGD(lr=0.01), steps=2001)
+    same = losses_sgd == [float(v) for v in losses_article] and all(
+        np.array_equal(params_sgd[k], params_article[k]) for k in params_article
     )
     print(f"identical to the article's loop, bit for bit: {same}")
 
 # %% [markdown]
-# ## 5. Adam versus SGD
+# ## 5. The step size, and from SGD to Adam
 #
-# Gradient descent takes the same step size $\eta$ for every parameter, so one $\eta$ must suit
-# the steepest direction (section 1: above $2/\eta$ it overshoots) and the flattest (where it
-# crawls). Adam (Kingma & Ba, 2015, Algorithm 1) gives each parameter its own step. With
-# $g_t = \partial L/\partial\theta$ at step $t = 1, 2, \ldots$:
+# ### 5.1 Why the article's loss first climbs
+#
+# Near a minimum a loss looks like a bowl, $L \approx L^* + \tfrac12 \sum_k \lambda_k c_k^2$,
+# where $c_k$ is the distance from the minimum along the $k$-th eigenvector of the Hessian (the
+# matrix of second derivatives) and $\lambda_k$ its curvature, the eigenvalue. The gradient along
+# that direction is $\lambda_k c_k$, so one step of gradient descent gives
+# $c_k \leftarrow c_k - \eta \lambda_k c_k = (1 - \eta\lambda_k)\, c_k$. If $\eta\lambda_k < 2$
+# then $|1 - \eta\lambda_k| < 1$ and $c_k$ shrinks; if $\lambda_k > 2/\eta$ every step overshoots
+# the valley floor by more than it started, and $c_k$ grows by $|1 - \eta\lambda_k|$ per step,
+# its share of the loss, $\tfrac12 \lambda_k c_k^2$, by the square of that.
+#
+# The article's $\eta = 0.01$ puts the limit at $2/\eta = 200$. The cell below follows the first
+# 40 steps of the article's loop and, at each, finds the Hessian's largest eigenvalue
+# $\lambda_\mathrm{max}$ and its direction $v$ (by power iteration: the Hessian times a vector is
+# the change of the gradient along that vector, two calls of `loss_and_grads`). It prints
+# $\lambda_\mathrm{max}$, the growth $|1 - \eta \lambda_\mathrm{max}|$ that the bowl predicts for
+# the gradient along $v$, the growth measured from one step to the next, and how much of the loss
+# lies along $v$: $(g \cdot v)^2 / 2\lambda_\mathrm{max}$, for the gradient $g$.
+
+# %%
+if __name__ == "__main__":
+    names = list(params_init)
+
+    def gradient_vector(params):
+        grads = loss_and_grads(params, X_sine, y_sine, mse_loss)[1]
+        return np.concatenate([g.ravel() for g in grads.values()])
+
+    def shifted(params, v, step):
+        sizes = np.cumsum([0] + [params[k].size for k in names])
+        return {k: params[k] + step * v[a:b].reshape(params[k].shape)
+                for k, a, b in zip(names, sizes[:-1], sizes[1:], strict=True)}  # fmt: skip
+
+    def top_curvature(params, v, iterations):
+        """Largest Hessian eigenvalue and its direction, by power iteration from v."""
+        for _ in range(iterations):
+            # H v = the change of the gradient along v, by a centred difference
+            g_plus = gradient_vector(shifted(params, v, 1e-4))
+            g_minus = gradient_vector(shifted(params, v, -1e-4))
+            Hv = (g_plus - g_minus) / 2e-4
+            curvature, v = v @ Hv, Hv / np.linalg.norm(Hv)
+        return curvature, v
+
+    params = {name: p.copy() for name, p in params_init.items()}
+    v = np.ones(sum(p.size for p in params.values()))
+    optimizer, rows = SGD(lr=0.01), []
+    for step in range(41):
+        curvature, v = top_curvature(params, v, 60 if step == 0 else 8)
+        loss, grads = loss_and_grads(params, X_sine, y_sine, mse_loss)
+        along_v = np.concatenate([g.ravel() for g in grads.values()]) @ v
+        rows.append((step, curvature, abs(along_v), float(loss)))
+        optimizer.step(params, grads)
+    print("step  lambda_max  predicted growth  measured growth   loss   share along v")
+    for (step, curvature, along_v, loss), following in zip(rows, rows[1:], strict=False):
+        if step in (0, 1, 5, 10, 15, 19, 20, 21, 25, 30, 39):
+            share = along_v**2 / (2 * curvature) / loss
+            predicted, measured = abs(1 - 0.01 * curvature), following[2] / along_v
+            print(
+                f"{step:4d} {curvature:11.1f} {predicted:17.3f} {measured:16.3f} {loss:7.3f} "
+                f"{share:14.0%}"
+            )
+    peak = int(np.argmax([r[3] for r in rows]))
+    print(f"peak of the loss at step {peak}; lambda_max first below 200 at step "
+          f"{next(r[0] for r in rows if r[1] < 200)}")  # fmt: skip
+
+# %% [markdown]
+# The numbers add up. At initialisation $\lambda_\mathrm{max} = 211 > 200$: along $v$ the
+# gradient grows by 1.11 per step, as predicted, and so does its share of the loss, until
+# almost all of the loss lies along $v$. Other directions shrink meanwhile, which is why the
+# first step helped. The large steps along $v$ also move $W_1$ and $b_1$, and that flattens the
+# bowl: $\lambda_\mathrm{max}$ drifts down, and the loss peaks at the very step where it crosses
+# 200. From then on every direction shrinks.
+#
+# ### 5.2 Momentum, RMSProp and Adam on a bowl you can see
+#
+# One learning rate must suit the steepest direction (below $2/\lambda_\mathrm{max}$) and the
+# flattest (where a small $\eta$ crawls). The ratio of the two curvatures, the **condition
+# number**, says how hard that is. Three fixes, each a few lines:
+#
+# - **Momentum** keeps a running sum of gradients, the velocity $b$:
+#   $b_t = \mu\, b_{t-1} + g_t$, $\theta_t = \theta_{t-1} - \eta\, b_t$. Components that flip sign
+#   from step to step (the overshooting direction) cancel; consistent ones (the flat direction)
+#   add up, to about $1/(1 - \mu)$ times the gradient. `SGD(lr, momentum=mu)`.
+# - **RMSProp** divides each coordinate's step by the root of a running mean of its squared
+#   gradient: $v_t = \alpha v_{t-1} + (1 - \alpha) g_t^2$,
+#   $\theta_t = \theta_{t-1} - \eta\, g_t / (\sqrt{v_t} + \epsilon)$. A coordinate with large
+#   gradients takes smaller steps, one with small gradients larger ones.
+# - **Adam** does both, below.
+
+
+# %%
+class RMSProp:
+    """RMSProp as in ``torch.optim.RMSprop``: each coordinate's step divided by the root of a
+    running mean of its squared gradient; updates in place.
+
+    ``v = alpha * v + (1 - alpha) * g**2``, then ``p -= lr * g / (sqrt(v) + eps)``.
+    """
+
+    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8):
+        self.lr = _number("lr", lr)
+        self.alpha = _number("alpha", alpha, allow_low=True)
+        if self.alpha >= 1:
+            raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
+        self.eps = _number("eps", eps, allow_low=True)
+        self.v = {}
+
+    def step(self, params, grads) -> None:
+        _check_step(self, params, grads)
+        if not self.v:
+            self.v = {name: np.zeros_like(p) for name, p in params.items()}
+            self._held = dict(params)
+        for name, p in params.items():
+            g, v = grads[name], self.v[name]
+            v *= self.alpha  # v_t = alpha v_{t-1} + (1 - alpha) g_t^2
+            v += (1 - self.alpha) * g**2
+            p -= (
+                self.lr * g / (np.sqrt(v) + self.eps)
+            )  # theta_t = theta_{t-1} - lr g_t / (sqrt(v_t) + eps)
+
+
+# %% [markdown]
+# **Adam** (Kingma & Ba, 2015, Algorithm 1) keeps both running means. With $g_t$ the gradient
+# at step $t = 1, 2, \ldots$:
 #
 # $$m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
 #   v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2,$$
 # $$\hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
 #   \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
 #
-# - $m$, the **first moment**, is a running mean of the gradient (momentum): noise that flips sign
-#   from step to step averages out, a consistent direction accumulates.
-# - $v$, the **second moment**, is a running mean of the squared gradient: its square root is the
-#   gradient's typical size, so $\hat m / \sqrt{\hat v}$ is about $\pm 1$ for a steady gradient
-#   whatever its scale. Parameters with large gradients take smaller steps relative to their
-#   gradient, those with small gradients larger ones: every step is about $\eta$ per coordinate.
-# - **Bias correction.** $m_0 = v_0 = 0$, so early averages are biased towards 0: after one step
-#   $m_1 = (1 - \beta_1) g_1 = 0.1\, g_1$ and $v_1 = 0.001\, g_1^2$. Dividing by $1 - \beta^t$
-#   removes exactly that bias (for a constant gradient, $\hat m_t = g$ and $\hat v_t = g^2$ at
-#   every $t$). The article's one-line formula, $W \mathrel{-}= \eta\, m / (\sqrt v + \epsilon)$,
-#   leaves it out. Then the step is
-#   $\eta\, \frac{1 - \beta_1^t}{\sqrt{1 - \beta_2^t}}$ per coordinate instead of $\eta$:
-#   $3.2\,\eta$ at $t = 1$, up to $6.6\,\eta$ around $t = 12$, still $1.3\,\eta$ at $t = 1000$.
-#   The first hundreds of steps are several times larger than the learning rate says.
+# $m$ is momentum's velocity, as a running *mean* ($\beta_1 = 0.9$); $v$ is RMSProp's mean
+# square ($\beta_2 = 0.999$). $\hat m / \sqrt{\hat v}$ is about $\pm 1$ for a steady gradient
+# of any size, so every coordinate moves by about $\eta$ per step. **Bias correction:**
+# $m_0 = v_0 = 0$, so the early means are too small: $m_1 = 0.1\, g_1$ and $v_1 = 0.001\,
+# g_1^2$. Dividing by $1 - \beta^t$ removes exactly that (for a constant gradient,
+# $\hat m_t = g$ and $\hat v_t = g^2$ at every $t$). The article's one-line formula,
+# $\theta \mathrel{-}= \eta\, m / (\sqrt v + \epsilon)$, leaves it out; its steps are then
+# $(1 - \beta_1^t)/\sqrt{1 - \beta_2^t}$ times too large: $3.2$ at $t = 1$, up to $6.6$ around
+# $t = 12$, still $1.3$ at $t = 1000$. The step count $t$ belongs to the optimizer: one `step`
+# call is one $t$ for every tensor.
 #
-# The step count $t$ belongs to the optimizer, not to a parameter: one `step` call is one $t$
-# for every tensor. $\epsilon$ is added after the bias correction of $v$, as in the paper and in
-# `torch.optim.Adam`.
+# Written as plainly as the equations, one parameter's update is:
+#
+# ```python
+# m = beta1 * m + (1 - beta1) * g
+# v = beta2 * v + (1 - beta2) * g**2
+# m_hat = m / (1 - beta1**t)
+# v_hat = v / (1 - beta2**t)
+# p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+# ```
+#
+# `Adam.step` computes exactly these lines, each under its equation, but in place in arrays kept
+# from step to step; the box below says why.
 
 
 # %%
@@ -1261,50 +1461,121 @@ class Adam:
             p -= update
 
 
+# %% [markdown] tags=["deeper"]
+# **Going deeper: why `Adam.step` writes into kept arrays.** Each line of the plain version
+# creates a new array the size of the parameter: about nine per tensor per step. For the
+# 784 × 256 weights of an MNIST-sized network each is 0.8 MB, and a fresh array that large costs
+# more (the operating system hands out and clears new memory) than the arithmetic on it: the
+# plain version takes about 2 ms a step there, the in-place one 0.3 ms. So `m *= beta1` updates
+# `m` where it lives, `out=buffer` reuses one scratch array, and $\hat m_t$, a number times
+# $m_t$, is folded into the step size rather than stored. The numbers are those of the plain
+# lines up to rounding; the tests hold it to `torch.optim.Adam` within $10^{-10}$ over 100 steps.
+
 # %% [markdown]
-# First, what bias correction changes on the first steps. On the article's network from its
-# initialisation, the first five steps of Adam with and without it, and the size of each step
-# $\max_i |\Delta\theta_i|$:
+# Below, all four on $L(\theta) = \tfrac12 \theta^\top A \theta$ with curvatures 10 and 0.2 (a
+# condition number of 50) along axes tilted by 30°, 60 steps from the same start. The same
+# classes that train the network update this two-number $\theta$.
+
+# %%
+if __name__ == "__main__":
+    angle = np.pi / 6
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    A = rotation @ np.diag([10.0, 0.2]) @ rotation.T  # eigenvalues 10 and 0.2
+
+    def descend(optimizer, steps=60, start=(-4.0, 1.0)):
+        """The path of theta under `optimizer` on the bowl L = theta A theta / 2."""
+        theta = np.array([start])
+        path = [theta[0].copy()]
+        for _ in range(steps):
+            optimizer.step({"theta": theta}, {"theta": theta @ A})  # the gradient is A theta
+            path.append(theta[0].copy())
+        return np.array(path)
+
+    def bowl_loss(path):
+        return 0.5 * np.einsum("ni,ij,nj->n", path, A, path)
+
+    paths = {
+        "SGD, lr 0.18": descend(SGD(lr=0.18)),
+        "momentum 0.8, lr 0.05": descend(SGD(lr=0.05, momentum=0.8)),
+        "RMSProp, lr 0.3": descend(RMSProp(lr=0.3)),
+        "Adam, lr 0.5": descend(Adam(lr=0.5)),
+    }
+    for label, path in paths.items():
+        print(f"{label:22s} loss after 60 steps {bowl_loss(path)[-1]:.2e}")
+    edge = {f"SGD, lr {lr}": descend(SGD(lr=lr), steps=25) for lr in (0.19, 0.21)}
+    for label, path in edge.items():
+        print(f"{label:22s} loss after 25 steps {bowl_loss(path)[-1]:.2e}  (2/lambda_max = 0.2)")
+
+# %% tags=["fold"]
+# Plotting: the four paths on the bowl, and SGD on either side of 2 / lambda_max
+if __name__ == "__main__":
+    fig = new_figure(figsize=(10, 4.2))
+    if fig is not None:
+        ax_paths, ax_edge = fig.subplots(1, 2, width_ratios=[3, 2])
+        grid = np.linspace(-4.6, 4.6, 200)
+        g1, g2 = np.meshgrid(grid, grid)
+        surface = bowl_loss(np.column_stack([g1.ravel(), g2.ravel()])).reshape(g1.shape)
+        for ax in (ax_paths, ax_edge):
+            ax.contour(g1, g2, surface, levels=np.geomspace(0.02, 60, 12), colors="0.7",
+                       linewidths=0.7)  # fmt: skip
+            ax.plot(0, 0, "k*", ms=10)
+            ax.set(xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", aspect="equal")
+        for (label, path), marker in zip(paths.items(), "os^D", strict=True):
+            ax_paths.plot(*path.T, marker=marker, ms=3, lw=1.2, label=label)
+        ax_paths.set(title="60 steps on a bowl with condition number 50")
+        ax_paths.legend(fontsize=8, loc="upper right")
+        for (label, path), color in zip(edge.items(), ["C2", "C3"], strict=True):
+            ax_edge.plot(*path.T, marker=".", ms=4, lw=1, color=color, label=label)
+        ax_edge.set(title=r"SGD just below and above $2/\lambda_{max}$",
+                    xlim=(-4.6, 4.6), ylim=(-4.6, 4.6))  # fmt: skip
+        ax_edge.legend(fontsize=8, loc="upper right")
+        save_figure(
+            fig,
+            "05_optimizer_paths.png",
+            alt=(
+                "Left: contour lines of a tilted, elongated bowl with its minimum marked, and "
+                "the paths of four optimizers over 60 steps from the same start: SGD zigzags "
+                "across the narrow valley and creeps along it, momentum swings along the valley "
+                "and settles at the minimum, RMSProp and Adam move fast at first and then "
+                "wander around the minimum in steps of about their learning rate. Right: "
+                "SGD with learning rate 0.19 zigzags inwards, with 0.21 it zigzags outwards."
+            ),
+        )
+
+# %% [markdown]
+# SGD's step is capped by the steep direction ($\eta < 2/10$), so it zigzags across the valley
+# and crawls along it. Momentum lets the flat direction build up speed while the zigzag
+# cancels, and ends a hundred times closer. RMSProp and Adam move every coordinate by about
+# $\eta$ per step whatever its gradient, so they cover the distance fast, but their rescaling
+# follows the axes of $\theta$, not the tilted axes of the bowl, and near the minimum they
+# rattle with steps of about $\eta$. On this bowl momentum is the fix that matters; in a
+# network, with steep and flat directions spread over thousands of coordinates of very different
+# gradient sizes, Adam's per-coordinate scale matters too (section 5.3). On the right, the limit
+# of section 5.1 made visible: at $\eta = 0.19$, $|1 - \eta \lambda_\mathrm{max}| = 0.9$ and the
+# zigzag shrinks; at $\eta = 0.21$ it is $1.1$ and the zigzag grows without end.
+
+# %% [markdown]
+# ### 5.3 Adam on the article's network
+#
+# From its initialisation, the first five steps with and without bias
+# correction, and the size of each step, $\max_k |\Delta\theta_k|$:
 
 # %%
 if __name__ == "__main__":
     for corrected in (True, False):
         params = {name: p.copy() for name, p in params_init.items()}
         optimizer = Adam(lr=0.01, bias_correction=corrected)
-        print("with bias correction:" if corrected else "\nwithout (the article's formula):")
+        print("with bias correction:" if corrected else "without (the article's formula):")
         for t in range(1, 6):
             before = {name: p.copy() for name, p in params.items()}
             loss = train(params, X_sine, y_sine, mse_loss, optimizer, steps=1)[0]
             largest_step = max(np.abs(params[k] - before[k]).max() for k in params)
             print(f"  t={t}  loss {loss:.4f}  largest step {largest_step:.4f}  (lr = 0.01)")
 
-    t = np.arange(1, 2001)
-    inflation = (1 - 0.9**t) / np.sqrt(1 - 0.999**t)
-    fig = new_figure(figsize=(7, 3.2))
-    if fig is not None:
-        ax = fig.subplots()
-        ax.semilogx(t, inflation)
-        ax.axhline(1, color="gray", lw=1, ls="--")
-        ax.set(
-            xlabel="step t",
-            ylabel="uncorrected / corrected step",
-            title=r"Uncorrected steps are $(1-\beta_1^t)/\sqrt{1-\beta_2^t}$ times the corrected",
-        )
-        save_figure(
-            fig,
-            "05_bias_correction.png",
-            alt=(
-                "Ratio of the uncorrected to the corrected Adam step against the step number "
-                "on a log axis: 3.2 at step 1, peaking near 6.6 around step 12, and falling "
-                "towards 1 by step 2000."
-            ),
-        )
-
 # %% [markdown]
-# Now the article's network from the same initialisation, trained for the same 2001 steps with
-# SGD at the article's learning rate and with Adam. The noise floor is marked: $y$ carries noise
-# of variance $0.1^2 = 0.01$, which no function of $x$ can predict, so a network that has learned
-# $\sin$ and not the noise ends near 0.01.
+# Now the article's network trained for 2001 steps by SGD and by Adam, both at $\eta = 0.01$
+# and from the same start. The noise floor is marked: $y$ carries noise of variance
+# $\sigma^2 = 0.01$, which no function of $x$ can predict.
 
 # %%
 if __name__ == "__main__":
@@ -1313,12 +1584,13 @@ if __name__ == "__main__":
         params = {name: p.copy() for name, p in params_init.items()}
         curves[label] = train(params, X_sine, y_sine, mse_loss, optimizer, steps=2001)
         below = next((step for step, value in enumerate(curves[label]) if value < 0.02), None)
-        print(
-            f"{label:16s} loss after 2001 steps: {curves[label][-1]:.5f}   "
-            f"first step below 0.02: {below}"
-        )
+        print(f"{label:16s} loss after 2001 steps: {curves[label][-1]:.5f}   "
+              f"first step below 0.02: {below}")  # fmt: skip
 
-    fig = new_figure(figsize=(7, 3.6))
+# %% tags=["fold"]
+# Plotting: SGD against Adam
+if __name__ == "__main__":
+    fig = new_figure(figsize=(8, 3.4))
     if fig is not None:
         ax = fig.subplots()
         for label, curve in curves.items():
@@ -1330,62 +1602,248 @@ if __name__ == "__main__":
             fig,
             "05_sgd_vs_adam.png",
             alt=(
-                "Loss curves of SGD and Adam from the same start at learning rate 0.01: Adam "
-                "falls to the noise floor within a few hundred steps, SGD stays about four "
-                "times above it after 2001 steps."
+                "Loss curves of SGD and Adam at learning rate 0.01 from the same start, on a "
+                "log scale: Adam reaches the noise floor 0.01 within a few hundred steps, SGD "
+                "is still about four times above it after 2001 steps."
             ),
         )
 
 # %% [markdown]
-# With the same learning rate and the same start, Adam reaches the noise floor in a few hundred
-# steps while SGD is still four times above it after 2001. Its per-parameter step avoids SGD's
-# overshoot in the steep direction and keeps moving in the flat ones. It even ends slightly *below*
-# 0.01: 193 parameters on 200 points can begin to fit the noise itself. The small spikes late in
-# its curve are Adam's steps staying about $\eta$ in size near the minimum, where a fixed learning
-# rate is too large; a decaying learning rate would remove them.
+# Adam reaches the noise floor in a few hundred steps while SGD is still four times above it
+# after 2001. It even ends slightly *below* 0.01, which section 6 looks at. But "the same
+# learning rate" compares two different things. For SGD, $\eta$ multiplies the gradient: the
+# step is $\eta\, g$, and stability needs $\eta < 2/\lambda_\mathrm{max}$, a bound set by the
+# loss's curvature. For Adam, $\eta$ is about the step itself, per coordinate, in the units of
+# the parameters, whatever the gradient's size. A sweep shows each one's usable range: the loss
+# after 500 steps for learning rates from $10^{-4}$ to 1.
+
+# %%
+if __name__ == "__main__":
+    learning_rates = np.geomspace(1e-4, 1, 9)
+    final = {"SGD": [], "Adam": []}
+    for lr in learning_rates:
+        for label, optimizer in [("SGD", SGD(lr=lr)), ("Adam", Adam(lr=lr))]:
+            params = {name: p.copy() for name, p in params_init.items()}
+            try:
+                loss = train(params, X_sine, y_sine, mse_loss, optimizer, steps=500)[-1]
+            except FloatingPointError:  # diverged: the loss overflowed
+                loss = math.inf
+            final[label].append(loss)
+    print("lr      " + "".join(f"{lr:9.0e}" for lr in learning_rates))
+    for label, losses in final.items():
+        print(f"{label:6s}  " + "".join(f"{loss:9.3f}" for loss in losses))
+
+# %% tags=["fold"]
+# Plotting: the loss after 500 steps against the learning rate
+if __name__ == "__main__":
+    fig = new_figure(figsize=(8, 3.4))
+    if fig is not None:
+        ax = fig.subplots()
+        for (label, losses), marker in zip(final.items(), "os", strict=True):
+            losses = np.array(losses)
+            ax.loglog(learning_rates, np.where(np.isfinite(losses), losses, np.nan),
+                      marker=marker, label=label)  # fmt: skip
+            diverged = ~np.isfinite(losses)
+            ax.plot(learning_rates[diverged], np.full(diverged.sum(), 3.0), "x", color="C3",
+                    ms=9, label="diverged" if label == "SGD" else None)  # fmt: skip
+        ax.axvline(2 / 211, color="gray", ls=":", lw=1, label=r"SGD's $2/\lambda_{max}$ at start")
+        ax.axhline(0.01, color="gray", ls="--", lw=1, label="noise floor")
+        ax.set(xlabel="learning rate (log scale)", ylabel="loss after 500 steps (log scale)",
+               title="Each optimizer's usable learning rates")  # fmt: skip
+        ax.legend(fontsize=8)
+        save_figure(
+            fig,
+            "05_learning_rates.png",
+            alt=(
+                "The loss after 500 steps against the learning rate, both on log scales, for "
+                "SGD and Adam. SGD improves as the rate grows up to about 0.01, near its "
+                "stability limit, and diverges above it. Adam reaches the noise floor for "
+                "rates from about 0.01 to 0.3 and degrades, without diverging, at 1."
+            ),
+        )
+
+# %% [markdown]
+# SGD gets better as $\eta$ grows, right up to the cliff at $2/\lambda_\mathrm{max}$, past which
+# it diverges. Adam's range is wide and has no cliff: too large a rate makes it rattle around the
+# minimum with steps of about $\eta$, too small a rate makes it slow. That is why Adam's default
+# rate, $10^{-3}$, works on many problems, while SGD's rate has to be tuned to each loss.
+
+# %% [markdown]
+# ## 6. Mini-batches and held-out data
+#
+# ### 6.1 Mini-batches
+#
+# So far every step used all 200 examples. With `batch_size`, `train` takes the rows in a
+# random order, a new one every epoch (every pass over the data), and each step uses the next
+# `batch_size` of them: its gradient is the mean over that batch only. A batch's gradient is an
+# unbiased but noisy estimate of the full one: cheaper by a factor $N / \text{batch size}$, and
+# noisier the smaller the batch. Below, Adam at $\eta = 0.01$ with batches of 1, 16 and all 200
+# rows, 2001 steps each. `on_step` records the loss on all 200 rows every 20 steps, so the three
+# curves are measured the same way.
+
+# %%
+if __name__ == "__main__":
+
+    def full_loss(params):
+        return float(mse_loss(mlp_forward(params, X_sine)[0], y_sine)[0])
+
+    batch_curves = {}
+    for batch_size in (1, 16, 200):
+        params = {name: p.copy() for name, p in params_init.items()}
+        logged = []  # (step, loss on all rows)
+
+        def log_full_loss(step, loss, params, logged=logged):
+            if step % 20 == 0:
+                logged.append((step, full_loss(params)))
+
+        train(params, X_sine, y_sine, mse_loss, Adam(lr=0.01), steps=2001, batch_size=batch_size,
+              rng=np.random.default_rng(0), on_step=log_full_loss)  # fmt: skip
+        batch_curves[batch_size] = curve = np.array(logged)
+        reached = curve[curve[:, 1] < 0.02, 0]
+        seen = f"{int(reached[0] + 1) * batch_size:,}" if reached.size else "not reached"
+        print(f"batch {batch_size:3d}: loss on all rows after 2001 steps {curve[-1, 1]:.4f}; "
+              f"examples seen when it first went below 0.02: {seen}")  # fmt: skip
+
+# %% tags=["fold"]
+# Plotting: the loss against steps and against examples seen
+if __name__ == "__main__":
+    fig = new_figure(figsize=(10, 3.6))
+    if fig is not None:
+        ax_steps, ax_seen = fig.subplots(1, 2, sharey=True)
+        for batch_size, curve in batch_curves.items():
+            label = "full batch (200)" if batch_size == 200 else f"batch {batch_size}"
+            ax_steps.semilogy(curve[:, 0], curve[:, 1], label=label)
+            ax_seen.loglog((curve[:, 0] + 1) * batch_size, curve[:, 1], label=label)
+        for ax in (ax_steps, ax_seen):
+            ax.axhline(0.01, color="gray", ls="--", lw=1)
+        ax_steps.set(xlabel="step", ylabel="loss on all 200 rows (log scale)",
+                     title="Against steps")  # fmt: skip
+        ax_seen.set(xlabel="examples seen (log scale)", title="Against examples seen")
+        ax_steps.legend()
+        save_figure(
+            fig,
+            "06_minibatches.png",
+            alt=(
+                "Loss on all rows for Adam with batches of 1, 16 and 200. Against steps, the "
+                "full batch and batch 16 fall smoothly to the noise floor and batch 1 falls "
+                "more slowly with large jitter. Against examples seen, batch 1 and batch 16 "
+                "reach a given loss after seeing far fewer examples than the full batch."
+            ),
+        )
+
+# %% [markdown]
+# Per step, the full batch wins: each of its steps follows the true gradient. Per example
+# seen, which is what a step costs, small batches win by far: the loss on all rows first drops
+# below 0.02 after the full batch has seen 44,200 examples, batch 16 only 5,456, batch 1 only
+# 1,101. The price is noise. With batch 1 each step follows one example's gradient, and the loss
+# keeps jittering, here around 0.03, at a level set by $\eta$ times that noise; a smaller $\eta$
+# late in training would calm it. Batches of tens to hundreds give most of the saving with
+# little of the noise, and keep a vectorised `X @ W` busy.
+#
+# ### 6.2 Held-out data
+#
+# The training loss says how well the network fits the 200 points it learns from. What we
+# want is how well it predicts new points. Draw 200 fresh points of the same noisy sine, never
+# trained on, and log the loss on them every 20 steps while Adam trains.
+
+# %%
+if __name__ == "__main__":
+    held_out_rng = np.random.default_rng(7)
+    X_held = np.sort(held_out_rng.uniform(-np.pi, np.pi, (200, 1)), axis=0)
+    y_held = np.sin(X_held) + 0.1 * held_out_rng.standard_normal(X_held.shape)
+    params = {name: p.copy() for name, p in params_init.items()}
+    held_out = []
+
+    def log_held_out(step, loss, params):
+        if step % 20 == 0:
+            held_out.append((step, float(mse_loss(mlp_forward(params, X_held)[0], y_held)[0])))
+
+    train_curve = train(params, X_sine, y_sine, mse_loss, Adam(lr=0.01), steps=2001,
+                        on_step=log_held_out)  # fmt: skip
+    held_out = np.array(held_out)
+    x_fine = np.linspace(-np.pi, np.pi, 1000).reshape(-1, 1)
+    off_sine = np.mean((mlp_forward(params, x_fine)[0] - np.sin(x_fine)) ** 2)
+    print(f"after 2001 steps: training loss {train_curve[-1]:.4f}, "
+          f"held-out loss {held_out[-1, 1]:.4f}")  # fmt: skip
+    noise_train = np.mean((y_sine - np.sin(X_sine)) ** 2)
+    noise_held = np.mean((y_held - np.sin(X_held)) ** 2)
+    print(f"the noise alone: {noise_train:.4f} on the training points, "
+          f"{noise_held:.4f} on the held-out points")  # fmt: skip
+    print(f"mean squared distance of the fit from sin(x): {off_sine:.4f}")
+
+# %% tags=["fold"]
+# Plotting: training and held-out loss
+if __name__ == "__main__":
+    fig = new_figure(figsize=(8, 3.4))
+    if fig is not None:
+        ax = fig.subplots()
+        ax.semilogy(train_curve, label="training loss (200 points trained on)")
+        ax.semilogy(held_out[:, 0], held_out[:, 1], label="held-out loss (200 fresh points)")
+        ax.axhline(0.01, color="gray", ls="--", lw=1, label="noise variance 0.01")
+        ax.set(xlabel="step", ylabel="MSE loss (log scale)", ylim=(0.005, 2),
+               title="Adam, lr = 0.01: fitting the data, and fitting its noise")  # fmt: skip
+        ax.legend()
+        save_figure(
+            fig,
+            "06_held_out.png",
+            alt=(
+                "Training and held-out loss of Adam on a log scale over 2001 steps. Both fall "
+                "together to about the noise variance 0.01; then the training loss keeps "
+                "creeping below 0.01 while the held-out loss stays above it."
+            ),
+        )
+
+# %% [markdown]
+# Both curves fall together while the network learns the sine, which the two sets share. Then
+# they part. The noise cannot be predicted from $x$, so on any set of points the best possible
+# loss is the noise those points carry: 0.0105 on the training points. The training loss ends
+# *below* that, at 0.0087, which is only possible by bending the fit towards the particular
+# noise of those 200 points. On fresh points that bending is just error: the held-out loss is
+# their noise, 0.0094, plus about the fit's distance from the true sine, 0.0013, and it stops
+# improving while the training loss keeps falling. The gap between the curves is the network
+# memorising its data; held-out data is how you see it. Stopping when the held-out loss stops
+# falling, fewer parameters or more data are the usual remedies.
 
 
 # %% [markdown]
-# ## 6. Softmax cross-entropy classification
+# ## 7. Softmax cross-entropy classification
 #
-# For $C$ classes the network outputs $C$ **logits** per example, $z_n = \text{out}_{n,:}$.
+# For $C$ classes the network outputs $C$ **logits** per example, $z_i = \mathrm{out}_{i,:}$.
 # Softmax turns them into probabilities and cross-entropy scores the probability given to the
-# true class $y_n$:
+# true class $y_i$:
 #
-# $$p_{nk} = \frac{e^{z_{nk}}}{\sum_{c} e^{z_{nc}}}, \qquad
-#   L = \frac{1}{N}\sum_{n} \ell_n, \qquad \ell_n = -\log p_{n y_n}
-#   = \log \sum_c e^{z_{nc}} - z_{n y_n}.$$
+# $$p_{ik} = \frac{e^{z_{ik}}}{\sum_{c} e^{z_{ic}}}, \qquad
+#   L = \frac{1}{N}\sum_{i} \ell_i, \qquad \ell_i = -\log p_{i y_i}
+#   = \log \sum_c e^{z_{ic}} - z_{i y_i}.$$
 #
-# **The gradient.** Differentiate $\ell_n$ in its second form with respect to one logit $z_{nk}$.
-# The log-sum-exp term gives
-# $\frac{\partial}{\partial z_{nk}} \log \sum_c e^{z_{nc}}
-#   = \frac{e^{z_{nk}}}{\sum_c e^{z_{nc}}} = p_{nk}$,
-# the softmax itself; the second term gives $-\mathbb 1[k = y_n]$. So
+# **The gradient.** Differentiate $\ell_i$ in its second form with respect to one logit
+# $z_{ik}$. The log-sum-exp term gives
+# $\frac{\partial}{\partial z_{ik}} \log \sum_c e^{z_{ic}} = \frac{e^{z_{ik}}}{\sum_c e^{z_{ic}}}
+# = p_{ik}$, the softmax itself; the second term gives $-\mathbb 1[k = y_i]$. So
 #
-# $$\frac{\partial \ell_n}{\partial z_{nk}} = p_{nk} - \mathbb 1[k = y_n], \qquad
-#   \texttt{d\_logits} = \frac{1}{N}\big(\operatorname{softmax}(z) - \operatorname{one\_hot}(y)\big)
-#   \quad (N, C).$$
+# $$\frac{\partial \ell_i}{\partial z_{ik}} = p_{ik} - \mathbb 1[k = y_i], \qquad
+#   \mathtt{d\_logits} = \frac{1}{N}\big(\operatorname{softmax}(z) -
+#   \operatorname{one\_hot}(y)\big) \quad (N, C).$$
 #
-# The $p$ comes from the normaliser (raising any logit enlarges $\sum_c e^{z_{nc}}$ and takes
-# probability from every other class, the true one included), the $-1$ from the true class's own
-# logit, and the $1/N$ from the mean over the batch. Going through the softmax's Jacobian
-# $\partial p_{nj}/\partial z_{nk} = p_{nj}(\mathbb 1[j=k] - p_{nk})$ and then
-# $\partial \ell_n / \partial p_{nj} = -\mathbb 1[j = y_n] / p_{nj}$ gives the same:
-# $-\tfrac{1}{p_{ny_n}}\, p_{ny_n}(\mathbb 1[y_n = k] - p_{nk}) = p_{nk} - \mathbb 1[k = y_n]$.
+# The $p$ comes from the normaliser (raising any logit takes probability from every class, the
+# true one included), the $-1$ from the true class's own logit, and the $1/N$ from the mean.
 #
 # **Why subtract the row max.** Softmax does not change when a constant is subtracted from every
-# logit of a row (it cancels between numerator and denominator). With $z_{n,:} - \max_c z_{nc}$
-# the largest exponent is $e^0 = 1$: nothing overflows (`np.exp(1000.)` is `inf`), and the sum
-# is at least 1, so its log is finite.
+# logit of a row. With $z_{i,:} - \max_c z_{ic}$ the largest exponent is $e^0 = 1$: nothing
+# overflows (`np.exp(1000.)` is `inf`), and the sum is at least 1, so its log is finite.
 #
-# **Why log-sum-exp, not `log(softmax)`.** For a badly wrong prediction $p_{ny_n}$ can be smaller
-# than the smallest float ($e^{-20000}$ for logits of size $10^4$); it underflows to 0 and
-# `log(0)` is $-\infty$. In the second form, $\ell_n = \log\sum_c e^{z_{nc} - \max} + \max -
-# z_{ny_n}$, nothing is exponentiated that could vanish before the log is taken: the loss is
-# exact, 20000 for that example.
-#
-# There is no `np.eye(C)[labels]` one-hot: subtracting 1 at `[rows, labels]` does the same without
-# building an $N \times C$ float64 matrix.
+# **Why log-sum-exp, not `log(softmax)`.** For a badly wrong prediction $p_{iy_i}$ can be
+# smaller than the smallest float ($e^{-20000}$ for logits of size $10^4$); it underflows to 0
+# and `log(0)` is $-\infty$. In the second form nothing that could vanish is exponentiated before
+# the log is taken: the loss is exact, 20000 for that example.
+
+# %% [markdown] tags=["deeper"]
+# **Going deeper: the same gradient through the softmax's Jacobian.** The longer route gives
+# the same answer. $\partial p_{ij}/\partial z_{ik} = p_{ij}(\mathbb 1[j=k] - p_{ik})$ and
+# $\partial \ell_i / \partial p_{ij} = -\mathbb 1[j = y_i] / p_{ij}$, so
+# $\partial \ell_i / \partial z_{ik} = -\tfrac{1}{p_{iy_i}}\, p_{iy_i}(\mathbb 1[y_i = k] -
+# p_{ik}) = p_{ik} - \mathbb 1[k = y_i]$. The code never builds a one-hot matrix: subtracting 1 at
+# `[rows, labels]` does the same without an $N \times C$ array.
 
 
 # %%
@@ -1428,9 +1886,9 @@ def softmax_cross_entropy(logits, labels):
 
 
 # %% [markdown]
-# **The data.** Three interleaved spiral arms in the plane, one per class: not separable by any
-# straight line, so the hidden layers must bend the space. A quarter of the points is held out and
-# never trained on; accuracy is measured on them.
+# **The data.** Three interleaved spiral arms in the plane, one per class: no straight line
+# separates them, so the hidden layers must bend the space. A quarter of the points is held out
+# and never trained on; accuracy is measured on them.
 
 
 # %%
@@ -1475,37 +1933,29 @@ if __name__ == "__main__":
     X_spiral, labels_spiral = make_spirals(spiral_rng)
     X_train, y_train, X_test, y_test = split(X_spiral, labels_spiral, spiral_rng)
     classifier = init_mlp([2, 64, 64, 3], spiral_rng)
-    train(
-        classifier,
-        X_train,
-        y_train,
-        softmax_cross_entropy,
-        Adam(lr=0.01),
-        steps=1500,
-        log_every=250,
-    )
+    train(classifier, X_train, y_train, softmax_cross_entropy, Adam(lr=0.01), steps=500,
+          log_every=100)  # fmt: skip
     train_accuracy = np.mean(predict(classifier, X_train) == y_train)
     test_accuracy = np.mean(predict(classifier, X_test) == y_test)
-    print(
-        f"train accuracy {train_accuracy:.1%} on {len(y_train)} points, "
-        f"test accuracy {test_accuracy:.1%} on {len(y_test)} held-out points"
-    )
+    print(f"train accuracy {train_accuracy:.1%} on {len(y_train)} points, "
+          f"test accuracy {test_accuracy:.1%} on {len(y_test)} held-out points")  # fmt: skip
 
 # %% [markdown]
-# The classifier's gradients, checked like the regression's: every entry of all six tensors
-# (4,547 numbers) on 60 training points, at a fresh initialisation and at the trained weights.
-# After training the loss is tiny and so is every gradient: all of them fall below the floor $s$
-# and are compared on the absolute scale only, where a right one shows about $10^{-10}$ and an error
-# a thousand times the rounding noise would read BUG. That still catches a wrong sign or a wrong
-# factor, but it checks far fewer digits than at initialisation, where most gradients are large:
-# run a gradient check at initialisation, or early in training.
+# The classifier's gradients, checked like the regression's, at a fresh initialisation: every
+# entry of all six tensors (4,547 numbers) on 60 training points.
 
 # %%
 if __name__ == "__main__":
     fresh = init_mlp([2, 64, 64, 3], np.random.default_rng(1))
     print(grad_check(fresh, X_train[:60], y_train[:60], softmax_cross_entropy))
 
-# %%
+# %% [markdown]
+# Some relative errors reach $10^{-5}$, yet every entry passes: those entries are gradients of
+# about $10^{-6}$, where an absolute error of $10^{-11}$, the finite difference's own noise, is
+# a large fraction. That is why the rule has an absolute part.
+
+# %% tags=["fold"]
+# Plotting: the decision regions
 if __name__ == "__main__":
     fig = new_figure(figsize=(6.4, 6))
     if fig is not None:
@@ -1516,26 +1966,21 @@ if __name__ == "__main__":
         colors = ["#4c72b0", "#dd8452", "#55a868"]
         from matplotlib.colors import ListedColormap
 
-        ax.contourf(
-            gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(colors), alpha=0.3
-        )
+        ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(colors),
+                    alpha=0.3)  # fmt: skip
         for k in range(3):
             ax.scatter(*X_train[y_train == k].T, s=12, color=colors[k], label=f"class {k} (train)")
             ax.scatter(*X_test[y_test == k].T, s=30, color=colors[k], edgecolor="k", marker="^")
         ax.scatter([], [], s=30, color="white", edgecolor="k", marker="^", label="held out (test)")
-        ax.set(
-            xlabel="$x_1$",
-            ylabel="$x_2$",
-            aspect="equal",
-            title=f"Decision regions, test accuracy {test_accuracy:.1%}",
-        )
+        ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal",
+               title=f"Decision regions, test accuracy {test_accuracy:.1%}")  # fmt: skip
         ax.legend(loc="lower left", fontsize=8)
         save_figure(
             fig,
-            "06_spiral_decision_regions.png",
+            "07_spiral_decision_regions.png",
             alt=(
-                "Three spiral arms of training points and held-out triangles in the plane, "
-                "with the classifier's three coloured decision regions following each arm."
+                "Three spiral arms of training points and held-out triangles in the plane, with "
+                "the classifier's three coloured decision regions following each arm."
             ),
         )
 
@@ -1543,7 +1988,16 @@ if __name__ == "__main__":
 # ## What you have built
 #
 # A network of any depth, its loss, every derivative by hand, a check that each derivative is
-# right to seven digits, and two update rules: the whole training loop, with nothing automated.
-# `torch`'s `loss.backward()` does what `mlp_backward` does here, recording each operation's local
-# derivative in the forward pass and chaining them in reverse; `optimizer.step()` is
+# right to ten digits, and four update rules: the whole training loop, with nothing automated.
+# PyTorch's `loss.backward()` does what `mlp_backward` does here, recording each operation's
+# local derivative in the forward pass and chaining them in reverse; `optimizer.step()` is
 # `SGD.step` or `Adam.step`.
+#
+# Where to go next:
+#
+# - [When it breaks](../failure_modes/): the bugs and bad settings that break this loop, each
+#   made on purpose, with the symptom it shows and how the gradient check catches it.
+# - [Exercises](../exercises/): write a new activation, a new loss, Nesterov momentum, AdamW,
+#   a batch-norm backward pass, and let the page check your work.
+# - [Against PyTorch](../pytorch/): the same network and loop in PyTorch, line for line, and
+#   the proof that every gradient and every optimizer step agree.
