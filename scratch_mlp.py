@@ -473,7 +473,7 @@ if __name__ == "__main__":
     fig = new_figure(figsize=(9.5, 4.4))
     if fig is not None:
         ax = fig.subplots()
-        ax.set(xlim=(-0.6, 9.0), ylim=(-2.2, 2.0))
+        ax.set(xlim=(-0.6, 9.0), ylim=(-1.3, 2.1))
         ax.axis("off")
         values = {"X": X, "W1": W1, "b1": b1, "Z1": Z1, "A1": A1, "W2": W2, "b2": b2}
         values |= {"out": out, "y": y, "L": np.array(loss)}
@@ -496,14 +496,17 @@ if __name__ == "__main__":
         for a, b in [("X", "Z1"), ("Z1", "A1"), ("A1", "out"), ("out", "L")]:
             arrow(a, b, str(values[a].shape), "black", 0, 0.12)
         for a, b in [("W1", "Z1"), ("b1", "Z1"), ("W2", "out"), ("b2", "out"), ("y", "L")]:
-            arrow(a, b, str(values[a].shape), "black", 0, 0.05)
+            arrow(a, b, "", "black", 0, 0)
+            (x0, y0), (x1, y1) = where[a], where[b]
+            ax.text(0.3 * x0 + 0.7 * x1 + (0.32 if x0 > x1 else -0.32), 0.55, str(values[a].shape),
+                    ha="center", fontsize=8.5)  # fmt: skip
         backward = [
             ("L", "out", "d_out = 2(out - y)/N"),
             ("out", "A1", "d_A1 = d_out W2ᵀ"),
             ("A1", "Z1", "d_Z1 = d_A1 * [Z1 > 0]"),
         ]
         for a, b, label in backward:
-            arrow(a, b, label, "C3", 0.5, -0.95)
+            arrow(a, b, label, "C3", -0.45, -0.72)
         to_parameters = [
             ("out", "W2", "dW2 = A1ᵀ d_out"),
             ("out", "b2", "db2 = Σ d_out"),
@@ -511,7 +514,9 @@ if __name__ == "__main__":
             ("Z1", "b1", "db1 = Σ d_Z1"),
         ]
         for a, b, label in to_parameters:
-            arrow(a, b, label, "C3", -0.35, -0.55 if "W" in b else 0.35)
+            arrow(a, b, "", "C3", -0.35 if "W" in b else 0.35, 0)
+            x, yy = where[b]
+            ax.text(x, yy + 0.38, label, ha="center", fontsize=8.5, color="C3")
         ax.set_title("The two-layer network as a graph: forward in black, backward in red")
         save_figure(
             fig,
@@ -1502,57 +1507,59 @@ if __name__ == "__main__":
     }
     for label, path in paths.items():
         print(f"{label:22s} loss after 60 steps {bowl_loss(path)[-1]:.2e}")
-    edge = {f"SGD, lr {lr}": descend(SGD(lr=lr), steps=25) for lr in (0.19, 0.21)}
+    edge = {f"SGD, lr {lr}": descend(SGD(lr=lr), steps=20) for lr in (0.19, 0.21)}
     for label, path in edge.items():
-        print(f"{label:22s} loss after 25 steps {bowl_loss(path)[-1]:.2e}  (2/lambda_max = 0.2)")
+        print(f"{label:22s} loss after 20 steps {bowl_loss(path)[-1]:.2e}  (2/lambda_max = 0.2)")
 
 # %% tags=["fold"]
 # Plotting: the four paths on the bowl, and SGD on either side of 2 / lambda_max
 if __name__ == "__main__":
-    fig = new_figure(figsize=(10, 4.2))
+    fig = new_figure(figsize=(10, 6.6))
     if fig is not None:
-        ax_paths, ax_edge = fig.subplots(1, 2, width_ratios=[3, 2])
-        grid = np.linspace(-4.6, 4.6, 200)
+        axes = fig.subplots(2, 3, sharex=True, sharey=True).ravel()
+        grid = np.linspace(-4.5, 4.5, 200)
         g1, g2 = np.meshgrid(grid, grid)
         surface = bowl_loss(np.column_stack([g1.ravel(), g2.ravel()])).reshape(g1.shape)
-        for ax in (ax_paths, ax_edge):
-            ax.contour(g1, g2, surface, levels=np.geomspace(0.02, 60, 12), colors="0.7",
+        panels = list(paths.items()) + list(edge.items())
+        for ax, (label, path), color in zip(axes, panels, ["C0", "C1", "C2", "C4", "C0", "C3"],
+                                            strict=True):  # fmt: skip
+            ax.contour(g1, g2, surface, levels=np.geomspace(0.02, 60, 12), colors="0.75",
                        linewidths=0.7)  # fmt: skip
-            ax.plot(0, 0, "k*", ms=10)
-            ax.set(xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", aspect="equal")
-        for (label, path), marker in zip(paths.items(), "os^D", strict=True):
-            ax_paths.plot(*path.T, marker=marker, ms=3, lw=1.2, label=label)
-        ax_paths.set(title="60 steps on a bowl with condition number 50")
-        ax_paths.legend(fontsize=8, loc="upper right")
-        for (label, path), color in zip(edge.items(), ["C2", "C3"], strict=True):
-            ax_edge.plot(*path.T, marker=".", ms=4, lw=1, color=color, label=label)
-        ax_edge.set(title=r"SGD just below and above $2/\lambda_{max}$",
-                    xlim=(-4.6, 4.6), ylim=(-4.6, 4.6))  # fmt: skip
-        ax_edge.legend(fontsize=8, loc="upper right")
+            ax.plot(*path.T, marker=".", ms=4, lw=1, color=color)
+            ax.plot(0, 0, "k*", ms=9)
+            steps = len(path) - 1
+            ax.set(title=f"{label}: {steps} steps", xlim=(-4.5, 4.5), ylim=(-4.5, 4.5),
+                   aspect="equal")  # fmt: skip
+        for ax in axes[3:]:
+            ax.set_xlabel(r"$\theta_1$")
+        for ax in axes[::3]:
+            ax.set_ylabel(r"$\theta_2$")
         save_figure(
             fig,
             "05_optimizer_paths.png",
             alt=(
-                "Left: contour lines of a tilted, elongated bowl with its minimum marked, and "
-                "the paths of four optimizers over 60 steps from the same start: SGD zigzags "
-                "across the narrow valley and creeps along it, momentum swings along the valley "
-                "and settles at the minimum, RMSProp and Adam move fast at first and then "
-                "wander around the minimum in steps of about their learning rate. Right: "
-                "SGD with learning rate 0.19 zigzags inwards, with 0.21 it zigzags outwards."
+                "Six panels of contour lines of a tilted, elongated bowl with its minimum "
+                "marked, each with one path from the same start. SGD zigzags "
+                "across the narrow valley and creeps along it; momentum swings along the valley "
+                "and settles near the minimum; RMSProp jumps into the valley and walks down it; "
+                "Adam swings along the valley and is still far from the minimum. The last "
+                "two panels: SGD with learning rate 0.19 zigzags inwards, with 0.21 it zigzags "
+                "outwards, off the plot."
             ),
         )
 
 # %% [markdown]
 # SGD's step is capped by the steep direction ($\eta < 2/10$), so it zigzags across the valley
 # and crawls along it. Momentum lets the flat direction build up speed while the zigzag
-# cancels, and ends a hundred times closer. RMSProp and Adam move every coordinate by about
-# $\eta$ per step whatever its gradient, so they cover the distance fast, but their rescaling
-# follows the axes of $\theta$, not the tilted axes of the bowl, and near the minimum they
-# rattle with steps of about $\eta$. On this bowl momentum is the fix that matters; in a
-# network, with steep and flat directions spread over thousands of coordinates of very different
-# gradient sizes, Adam's per-coordinate scale matters too (section 5.3). On the right, the limit
-# of section 5.1 made visible: at $\eta = 0.19$, $|1 - \eta \lambda_\mathrm{max}| = 0.9$ and the
-# zigzag shrinks; at $\eta = 0.21$ it is $1.1$ and the zigzag grows without end.
+# cancels: it swings along the valley and ends with a loss 30 times lower. RMSProp jumps into
+# the valley at once and then walks down it, no faster than SGD; Adam, whose steps are about
+# $\eta$ per coordinate, swings along the valley and is still far off after 60 steps. Both
+# rescale the coordinates of $\theta$, and this bowl's steep and flat directions are tilted
+# away from those coordinates, so the rescaling cannot undo the tilt. On this bowl momentum is
+# the fix that matters; in a network, where gradient sizes differ by orders of magnitude from one
+# coordinate to the next, Adam's per-coordinate scale matters too (section 5.3). The last two
+# panels show the limit of section 5.1: at $\eta = 0.19$, $|1 - \eta \lambda_\mathrm{max}| = 0.9$
+# and the zigzag shrinks; at $\eta = 0.21$ it is $1.1$ and the zigzag grows without end.
 
 # %% [markdown]
 # ### 5.3 Adam on the article's network
