@@ -102,7 +102,9 @@ def _diagnose(got, want, N=None, suspects=()):
         return "right where both are nonzero, but zero in other places: check the mask"
     wrong = ~np.isclose(got, want, rtol=1e-6, atol=1e-9 * np.abs(want).max(initial=1.0))
     where = np.unravel_index(np.argmax(np.abs(got - want)), got.shape)
-    return f"{wrong.sum()} of {wrong.size} entries differ, the most at index {tuple(map(int, where))}"
+    return (
+        f"{wrong.sum()} of {wrong.size} entries differ, the most at index {tuple(map(int, where))}"
+    )
 
 
 def compare(name, got, want, *, tol=1e-6, N=None, suspects=()):
@@ -120,7 +122,9 @@ def compare(name, got, want, *, tol=1e-6, N=None, suspects=()):
             if got.size * want.shape[0] == want.size or got.ndim != want.ndim
             else "check which axis you reduce"
         )
-        return Result(False, math.nan, f"FAIL: {name} has shape {got.shape}, not {want.shape}: {hint}")
+        return Result(
+            False, math.nan, f"FAIL: {name} has shape {got.shape}, not {want.shape}: {hint}"
+        )
     error = float(np.abs(got - want).max(initial=0.0)) / max(np.abs(want).max(initial=0.0), 1e-12)
     if math.isfinite(error) and error <= tol:
         return Result(True, error, f"PASS: {name}, largest error {error:.1e}")
@@ -331,7 +335,9 @@ def tanh_network_grads(params, X, y):
 # Solution: tanh_network_grads
 def tanh_network_grads(params, X, y):
     """``(loss, grads)`` of the network ``params`` with tanh hidden layers and the BCE loss."""
-    return sm.loss_and_grads(params, X, y, bce_with_logits, activation=(tanh_forward, tanh_backward))
+    return sm.loss_and_grads(
+        params, X, y, bce_with_logits, activation=(tanh_forward, tanh_backward)
+    )
 
 
 # %% [markdown] tags=["deeper"]
@@ -389,7 +395,9 @@ def check_tanh_network(tanh_network_grads):
 
     return all_of(
         "tanh_network_grads, every gradient",
-        lambda: compare("the loss", loss, _reference_loss(params, X, y), tol=1e-12, suspects=suspects),
+        lambda: compare(
+            "the loss", loss, _reference_loss(params, X, y), tol=1e-12, suspects=suspects
+        ),
         *(functools.partial(check_tensor, name) for name in params),
     )
 
@@ -654,7 +662,9 @@ def compare_trajectories(name, got, want, suspects=()):
     step = first_difference(got, want)
     if step is None:
         error = max(float(np.abs(a - b).max()) for a, b in zip(got, want, strict=True))
-        return Result(True, error, f"PASS: {name}, {len(want)} steps, largest difference {error:.1e}")
+        return Result(
+            True, error, f"PASS: {name}, {len(want)} steps, largest difference {error:.1e}"
+        )
     hint = next(
         (message for message, path in suspects if first_difference(got, path) is None),
         "compare your step with the equations, line by line",
@@ -794,7 +804,9 @@ def check_weight_decay(with_l2, AdamW):
             ("the penalty's gradient is added, not subtracted", g - wd * p),
             ("the loss's own gradient is missing: add lambda * p to it", wd * p),
         ]
-        return compare(f"with_l2 [{name!r}]", new.get(name), numeric(penalised, p), suspects=suspects)
+        return compare(
+            f"with_l2 [{name!r}]", new.get(name), numeric(penalised, p), suspects=suspects
+        )
 
     def check_adamw():
         got = trajectory(AdamW(lr=lr, weight_decay=wd))
@@ -803,7 +815,10 @@ def check_weight_decay(with_l2, AdamW):
                 "this is Adam with L2 in the gradient: decay the parameters, not the gradient",
                 trajectory(sm.Adam(lr=lr), transform=lambda g, p: l2_reference(g, p, wd)),
             ),
-            ("the decay comes after Adam's step: decay first", trajectory(ReferenceAdamW(lr, wd, False))),
+            (
+                "the decay comes after Adam's step: decay first",
+                trajectory(ReferenceAdamW(lr, wd, False)),
+            ),
             (
                 "the decay factor is 1 - lr * weight_decay, not 1 - weight_decay",
                 trajectory(ReferenceAdamW(lr, wd, decay_with_lr=False)),
@@ -869,3 +884,241 @@ except NotImplementedError:
 # apart: here L2 in the loss shrinks the weights much more than decoupled decay with the same
 # $\lambda$, because the many weights with small gradients have their L2 term normalised up to a
 # step of about $\eta$. With Adam, an L2 coefficient and a weight decay are different knobs.
+
+
+# %% [markdown]
+# ## 7. The mini-batch loop
+#
+# **What to do.** Write `minibatch_train(params, X, y, loss_fn, optimizer, steps, batch_size,
+# rng)`: `steps` steps of training on mini-batches, returning the loss of every step (the batch's
+# loss, before that step's update), in exactly the order `sm.train` uses:
+#
+# - an epoch starts with `order = rng.permutation(N)`, a fresh shuffle of the $N$ rows;
+# - the steps of an epoch take consecutive slices of it: `order[0:batch_size]`, then
+#   `order[batch_size:2 * batch_size]`, and so on;
+# - when the rows left are too few to fill a batch, they are skipped and a new epoch starts.
+#
+# **Why it matters.** A step on a batch of $B$ rows costs $B/N$ of a full-batch step, and its
+# gradient is an unbiased estimate of the full one. Shuffling every epoch keeps consecutive
+# batches from repeating the same pattern; skipping a short last batch keeps every step's
+# gradient a mean over the same number of rows. The checker runs yours and `sm.train` from the
+# same seed on 10 rows with batches of 3 and reports the first step whose loss differs.
+
+
+# %%
+def minibatch_train(params, X, y, loss_fn, optimizer, steps, batch_size, rng):
+    """Train ``params`` in place on mini-batches; return the loss of every step."""
+    raise NotImplementedError
+
+
+# %% tags=["solution", "fold"]
+# Solution: minibatch_train
+def minibatch_train(params, X, y, loss_fn, optimizer, steps, batch_size, rng):
+    """Train ``params`` in place on mini-batches; return the loss of every step."""
+    N = X.shape[0]
+    losses = []
+    order, position = None, N  # no epoch yet: the first step starts one
+    for _ in range(steps):
+        if position + batch_size > N:  # too few rows left for a batch: a new epoch
+            order, position = rng.permutation(N), 0
+        rows = order[position : position + batch_size]
+        position += batch_size
+        loss, grads = sm.loss_and_grads(params, X[rows], y[rows], loss_fn)
+        optimizer.step(params, grads)
+        losses.append(float(loss))
+    return losses
+
+
+# %% [markdown] tags=["deeper"]
+# **Hint.** Keep two variables across steps: the current `order` and the `position` of the next
+# batch in it. Start with `position = N`, so that the first step finds no rows left and draws the
+# first permutation. Take the batch's rows with `X[rows]` and `y[rows]`.
+
+
+# %% tags=["fold"]
+# The checker of exercise 7
+@checker
+def check_minibatch_train(minibatch_train):
+    """12 steps, N = 10, batch_size = 3 (three batches an epoch, one row skipped), SGD, against
+    sm.train with the same seed: the first step whose loss differs."""
+    rng = np.random.default_rng(7)
+    start = sm.init_mlp([2, 6, 1], rng)
+    X, y = rng.standard_normal((10, 2)), rng.standard_normal((10, 1))
+    sizes = []
+
+    def recording_mse(out, y):
+        sizes.append(out.shape[0])
+        return sm.mse_loss(out, y)
+
+    def run(fn):
+        params = {k: p.copy() for k, p in start.items()}
+        return fn(params, X, y, recording_mse, sm.SGD(lr=0.1), 12, 3, np.random.default_rng(0))
+
+    want = run(sm.train)
+    sizes.clear()
+    got = run(minibatch_train)
+    step = first_difference([np.float64(v) for v in got], [np.float64(v) for v in want], 1e-12)
+    if step is None:
+        return Result(True, 0, "PASS: minibatch_train, all 12 losses equal sm.train's")
+    if any(size != 3 for size in sizes):
+        hint = f"a batch of {min(sizes)} rows was used: skip the rows too few for a batch"
+    elif step == 0:
+        hint = "the first batch is rows order[:batch_size] of order = rng.permutation(N)"
+    elif step % 3 == 0:
+        hint = "a new epoch draws a new rng.permutation(N)"
+    elif len(got) != len(want):
+        hint = f"it returned {len(got)} losses for 12 steps"
+    else:
+        hint = "take consecutive slices of the permutation, and the loss before the update"
+    return Result(
+        False, step, f"FAIL: minibatch_train, the first step that differs is step {step}: {hint}"
+    )
+
+
+# %%
+check_minibatch_train(minibatch_train)
+
+# %% [markdown]
+# ## 8. The backward pass of batch normalisation
+#
+# **What to do.** Batch normalisation standardises each column of $Z$ $(N, D)$ over the batch,
+# then scales and shifts it with learned $\gamma$ and $\beta$, both $(1, D)$:
+#
+# $$\mu = \frac{1}{N}\sum_n Z_{n,:}, \qquad \sigma^2 = \frac{1}{N}\sum_n (Z_{n,:} - \mu)^2,
+#   \qquad \hat Z = \frac{Z - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad
+#   \mathrm{out} = \gamma \odot \hat Z + \beta.$$
+#
+# `batchnorm_forward` below is given. Write `batchnorm_backward(d_out, cache)`, returning
+# `(d_Z, d_gamma, d_beta)` with the shapes of `Z`, `gamma` and `beta`.
+#
+# **Why it matters.** It is the classic hard backward pass: $\mu$ and $\sigma^2$ depend on every
+# row of $Z$, so each output depends on every input of its column, not just its own. Write
+# $G = \texttt{d\_out}$ and $\texttt{d\_Z\_hat} = G \odot \gamma$. The parameters are easy:
+# $\texttt{d\_beta} = \sum_n G_{n,:}$ and $\texttt{d\_gamma} = \sum_n (G \odot \hat Z)_{n,:}$.
+# For $Z$, the chain rule through $\hat Z$, $\mu$ and $\sigma^2$ sums to
+#
+# $$\texttt{d\_Z} = \frac{1}{N \sqrt{\sigma^2 + \epsilon}} \Big( N\, \texttt{d\_Z\_hat}
+#   - \sum_n \texttt{d\_Z\_hat}_{n,:} - \hat Z \odot \sum_n (\texttt{d\_Z\_hat} \odot \hat Z)_{n,:}
+#   \Big) \quad (N, D).$$
+#
+# The two sums are the paths through $\mu$ and through $\sigma^2$. Derive it on paper first.
+
+
+# %%
+def batchnorm_forward(Z, gamma, beta, eps=1e-5):
+    """Batch normalisation in training mode. ``Z``: (N, D); ``gamma``, ``beta``: (1, D).
+
+    Returns ``out`` (N, D) and the cache ``(Z_hat, gamma, inv_std)``.
+    """
+    mu = Z.mean(axis=0, keepdims=True)  # (1, D)
+    var = Z.var(axis=0, keepdims=True)  # (1, D), the biased variance (1/N)
+    inv_std = 1 / np.sqrt(var + eps)  # (1, D)
+    Z_hat = (Z - mu) * inv_std  # (N, D)
+    return gamma * Z_hat + beta, (Z_hat, gamma, inv_std)
+
+
+def batchnorm_backward(d_out, cache):
+    """``(d_Z, d_gamma, d_beta)`` from the upstream gradient ``d_out`` (N, D)."""
+    raise NotImplementedError
+
+
+# %% tags=["solution", "fold"]
+# Solution: batchnorm_backward
+def batchnorm_backward(d_out, cache):
+    """``(d_Z, d_gamma, d_beta)`` from the upstream gradient ``d_out`` (N, D)."""
+    Z_hat, gamma, inv_std = cache
+    N = d_out.shape[0]
+    d_beta = d_out.sum(axis=0, keepdims=True)  # (1, D)
+    d_gamma = (d_out * Z_hat).sum(axis=0, keepdims=True)  # (1, D)
+    d_Z_hat = d_out * gamma  # (N, D)
+    d_Z = (
+        inv_std
+        / N
+        * (
+            N * d_Z_hat
+            - d_Z_hat.sum(axis=0, keepdims=True)  # the path through mu
+            - Z_hat * (d_Z_hat * Z_hat).sum(axis=0, keepdims=True)  # the path through sigma^2
+        )
+    )  # (N, D)
+    return d_Z, d_gamma, d_beta
+
+
+# %% [markdown] tags=["deeper"]
+# **Hint.** Work with $\hat Z$ rather than $Z$. Then
+# $\partial L/\partial \sigma^2 = -\tfrac12 (\sigma^2+\epsilon)^{-3/2} \sum_n
+# \texttt{d\_Z\_hat}_{n,:} (Z - \mu)_{n,:}$, and
+# $\partial L/\partial \mu = -(\sigma^2+\epsilon)^{-1/2} \sum_n \texttt{d\_Z\_hat}_{n,:}$ (the
+# term of $\partial \sigma^2 / \partial \mu$ is a sum of $Z - \mu$, which is 0). Each $Z_{nd}$
+# reaches the loss three ways: through $\hat Z_{nd}$ with weight $(\sigma^2+\epsilon)^{-1/2}$,
+# through $\mu$ with weight $1/N$, and through $\sigma^2$ with weight $2(Z_{nd} - \mu)/N$. Add
+# the three and factor out $(\sigma^2+\epsilon)^{-1/2}/N$. Every sum keeps `keepdims=True`.
+
+
+# %% tags=["fold"]
+# The checker of exercise 8
+@checker
+def check_batchnorm_backward(batchnorm_backward):
+    """d_Z, d_gamma and d_beta against finite differences of sum(batchnorm_forward(...) * G)."""
+    rng = np.random.default_rng(8)
+    Z = 2 * rng.standard_normal((6, 4)) + 1
+    gamma, beta = rng.standard_normal((1, 4)), rng.standard_normal((1, 4))
+    G = rng.standard_normal((6, 4))
+    _, cache = batchnorm_forward(Z, gamma, beta)
+    d_Z, d_gamma, d_beta = batchnorm_backward(G.copy(), cache)
+    Z_hat, _, inv_std = cache
+    d_Z_hat = G * gamma
+    suspects = [
+        (
+            "it treats mu and sigma^2 as constants: add the paths through them",
+            d_Z_hat * inv_std,
+        ),
+        (
+            "the path through sigma^2 is missing",
+            inv_std * (d_Z_hat - d_Z_hat.mean(axis=0, keepdims=True)),
+        ),
+        (
+            "the path through mu is missing",
+            inv_std * (d_Z_hat - Z_hat * (d_Z_hat * Z_hat).mean(axis=0, keepdims=True)),
+        ),
+        ("gamma is missing: d_Z_hat = d_out * gamma", batchnorm_backward_reference(G, cache, 1.0)),
+    ]
+    return all_of(
+        "batchnorm_backward",
+        lambda: compare(
+            "d_beta", d_beta, numeric(lambda b: np.sum(batchnorm_forward(Z, gamma, b)[0] * G), beta)
+        ),
+        lambda: compare(
+            "d_gamma",
+            d_gamma,
+            numeric(lambda g: np.sum(batchnorm_forward(Z, g, beta)[0] * G), gamma),
+        ),
+        lambda: compare(
+            "d_Z",
+            d_Z,
+            numeric(lambda z: np.sum(batchnorm_forward(z, gamma, beta)[0] * G), Z),
+            N=Z.shape[0],
+            suspects=suspects,
+        ),
+    )
+
+
+def batchnorm_backward_reference(d_out, cache, gamma=None):
+    """d_Z of the derivation above; with ``gamma`` given, that gamma instead of the cache's."""
+    Z_hat, cached_gamma, inv_std = cache
+    d_Z_hat = d_out * (cached_gamma if gamma is None else gamma)
+    N = d_out.shape[0]
+    sum_path = d_Z_hat.sum(axis=0, keepdims=True)
+    var_path = Z_hat * (d_Z_hat * Z_hat).sum(axis=0, keepdims=True)
+    return inv_std / N * (N * d_Z_hat - sum_path - var_path)
+
+
+# %%
+check_batchnorm_backward(batchnorm_backward)
+
+# %% [markdown]
+# ## Where to go next
+#
+# Every checker above is an ordinary function defined in the folded cells: read one to see how
+# it decides. The same tools check anything you add to the network: a forward/backward pair goes
+# into `activation=`, a loss into `loss_fn`, and `sm.grad_check` compares the result with finite
+# differences, entry by entry.
