@@ -1,23 +1,26 @@
-"""Shared fixtures: the repository root on sys.path, so tests import the top-level module."""
+"""Shared fixtures and helpers. pytest puts the project root on sys.path (``pythonpath`` in
+pyproject.toml), so every test imports the module as ``import scratch_mlp``."""
 
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+SCRIPT = ROOT / "scratch_mlp.py"
 
-# The figures `python scratch_mlp.py` writes, in the order its sections write them.
-MODULE_FIGURES = [
-    "01_article_loss.png",
-    "01_article_fit.png",
-    "02_dead_neurons.png",
-    "05_bias_correction.png",
-    "05_sgd_vs_adam.png",
-    "06_spiral_decision_regions.png",
+# The figures `python scratch_mlp.py` writes, in the order its sections write them, read from
+# the `save_figure(fig, "<name>", ...)` calls of the source.
+MODULE_FIGURES = re.findall(r'save_figure\(\s*fig,\s*"([^"]+)"', SCRIPT.read_text("utf-8"))
+
+# The article's published output: its loop prints these five lines, and so must the script.
+ARTICLE_LINES = [
+    "Step     0 loss=1.590716",
+    "Step   500 loss=0.103490",
+    "Step  1000 loss=0.068768",
+    "Step  1500 loss=0.054070",
+    "Step  2000 loss=0.042415",
 ]
 
 
