@@ -1,11 +1,18 @@
 """Shared fixtures and helpers. pytest puts the project root on sys.path (``pythonpath`` in
 pyproject.toml), so every test imports the module as ``import scratch_mlp``."""
 
+import os
 import re
 from pathlib import Path
 
-import numpy as np
-import pytest
+# The networks here are tiny: BLAS threads only wait on each other, several times slower than one
+# thread on a busy 2-core machine. One thread, for this process and the scripts it starts (set
+# before NumPy loads; a value already in the environment wins).
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scratch_mlp.py"
