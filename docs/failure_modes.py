@@ -487,15 +487,13 @@ if __name__ == "__main__":
 #
 # ### 2.1 and 2.2 A learning rate too large, or too small
 #
-# Section 1 of the training loop computed the curvature of the article's loss in $W_2$ at
-# initialisation: about 204, just above the limit $2/\eta = 200$ of the article's $\eta = 0.01$.
-# Gradient descent multiplies the error along a direction of curvature $\lambda$ by
-# $|1 - \eta\lambda|$ every step. At $\eta = 0.05$ that is $|1 - 0.05 \cdot 204| \approx 9$, and
-# about 85 for the squared error: the loss grows by tens of times per step, and faster still as
-# the growing weights make the loss steeper, until it overflows. `train` stops at the first loss
-# that is not finite and names the step. At $\eta = 10^{-6}$ the factor is $1 - 0.0002$ along
-# that steepest direction, and closer still to 1 along the flatter ones: after 2001 steps the loss
-# has gone from 1.59 to 1.00, where the article's rate reaches 0.042.
+# [The training loop, section 1](scratch_mlp.py#1-the-articles-loop), found the curvature of the
+# article's loss in $W_2$ at initialisation: about 204, just above the limit $2/\eta = 200$ of
+# its $\eta = 0.01$. Each step multiplies the error along a direction of curvature $\lambda$ by
+# $|1 - \eta\lambda|$. At $\eta = 0.05$ that is about 9, and 85 for the squared error: the loss
+# grows by tens of times per step until it overflows, and `train` stops at the first loss that is
+# not finite, naming the step. At $\eta = 10^{-6}$ the factor is $1 - 0.0002$: after 2001 steps
+# the loss has gone from 1.59 to 1.00, where the article's rate reaches 0.042.
 
 
 # %%
@@ -511,8 +509,8 @@ def run(params, X, y, loss_fn, optimizer, steps: int):
 
 
 def run_sgd(lr: float, steps: int = 2001):
-    """SGD at ``lr`` on the sine problem: ``(losses, error)``."""
-    return run(*sine_bench(), sm.mse_loss, sm.SGD(lr), steps)[1:]
+    """SGD at ``lr`` on the sine problem: ``(params, losses, error)``."""
+    return run(*sine_bench(), sm.mse_loss, sm.SGD(lr), steps)
 
 
 def gradient_norm(params, X, y, loss_fn) -> float:
@@ -523,18 +521,16 @@ def gradient_norm(params, X, y, loss_fn) -> float:
 
 if __name__ == "__main__":
     lr_runs = {lr: run_sgd(lr) for lr in (0.05, 0.01, 1e-6)}
-    for lr, (losses, error) in lr_runs.items():
+    for lr, (_, losses, error) in lr_runs.items():
         ending = f"stopped: {error}" if error else f"loss after 2001 steps {losses[-1]:.4f}"
         print(f"lr = {lr:<6g} start {losses[0]:.4f}, {ending}")
     print("lr = 0.05, the loss of each step before it stopped:")
-    print("  " + ", ".join(f"{v:.3g}" for v in lr_runs[0.05][0]))
-
-    params, X, y = sine_bench()
-    print(f"\ngradient norm at the start: {gradient_norm(params, X, y, sm.mse_loss):.3f}")
+    print("  " + ", ".join(f"{v:.3g}" for v in lr_runs[0.05][1]))
+    start, X, y = sine_bench()
+    print(f"\ngradient norm at the start: {gradient_norm(start, X, y, sm.mse_loss):.3f}")
     for lr in (1e-6, 0.01):
-        params, X, y = sine_bench()
-        sm.train(params, X, y, sm.mse_loss, sm.SGD(lr), steps=2001)
-        print(f"after 2001 steps at lr = {lr:g}: {gradient_norm(params, X, y, sm.mse_loss):.3f}")
+        norm = gradient_norm(lr_runs[lr][0], X, y, sm.mse_loss)
+        print(f"after 2001 steps at lr = {lr:g}: {norm:.3f}")
 
 # %% tags=["fold"]
 # Figure: the loss curves at three learning rates
@@ -542,7 +538,7 @@ if __name__ == "__main__":
     fig = sm.new_figure(figsize=(9, 3.6))
     if fig is not None:
         left, right = fig.subplots(1, 2, width_ratios=[1, 2])
-        losses, error = lr_runs[0.05]
+        losses = lr_runs[0.05][1]
         left.semilogy(losses, "o-", color="C3", label="lr = 0.05")
         left.annotate(
             f"step {len(losses)}: the loss is inf,\ntrain raises",
@@ -553,7 +549,7 @@ if __name__ == "__main__":
         left.set(xlabel="step", ylabel="MSE loss (log scale)", xticks=range(len(losses) + 1))
         left.set_title("Too large: lr = 0.05", fontsize=10)
         for lr, color, label in [(0.01, "C0", "the article's"), (1e-6, "C1", "too small")]:
-            right.semilogy(lr_runs[lr][0], color=color, label=f"lr = {lr:g} ({label})")
+            right.semilogy(lr_runs[lr][1], color=color, label=f"lr = {lr:g} ({label})")
         right.axhline(0.01, color="gray", ls="--", lw=1, label="noise floor 0.01")
         right.set(xlabel="step", ylim=(5e-3, 20))
         right.set_title("Right, and too small", fontsize=10)
@@ -675,41 +671,6 @@ if __name__ == "__main__":
             f"{label:18s} loss at steps 0-4: "
             + ", ".join(f"{v:.3f}" for v in losses[:5])
             + f"   after 300: {losses[-1]:.4f}"
-        )
-
-# %% tags=["fold"]
-# Figure: Adam's step sizes for a constant gradient, and the loss curves of the three Adams
-if __name__ == "__main__":
-    fig = sm.new_figure(figsize=(9, 3.6))
-    if fig is not None:
-        left, right = fig.subplots(1, 2)
-        t = np.arange(1, 3001)
-        left.semilogx(t, adam_steps["Adam"]["W1"], color="C0", lw=3, label="Adam, every tensor")
-        left.semilogx(
-            t, adam_steps["no bias correction"]["W1"], color="C3", label="no bias correction"
-        )
-        for i, (name, sizes) in enumerate(adam_steps["t per tensor"].items()):
-            left.semilogx(
-                t, sizes, color="C1", lw=1, alpha=0.4 + 0.2 * i, label=f"t per tensor: {name}"
-            )
-        left.set(xlabel="step", ylabel="step size / lr")
-        left.set_title("Constant gradient: steps should be lr", fontsize=10)
-        left.legend(fontsize=7)
-        for label, color in [("Adam", "C0"), ("no bias correction", "C3"), ("t per tensor", "C1")]:
-            right.semilogy(adam_runs[label], color=color, label=label)
-        right.set(xlabel="step", ylabel="MSE loss (log scale)")
-        right.set_title("The article's network, lr = 0.01", fontsize=10)
-        right.legend(fontsize=8)
-        sm.save_figure(
-            fig,
-            "fm_adam.png",
-            alt=(
-                "Left: step size over learning rate for a constant gradient, log step axis: "
-                "correct Adam stays at 1, Adam without bias correction starts at 3.2 and peaks "
-                "near 6.6, Adam with t per tensor starts below 1 then rises to about 1.9. Right: "
-                "300 training steps of the three; all fall to about 0.01, the uncorrected one "
-                "jumping up first."
-            ),
         )
 
 # %% [markdown]
@@ -1097,8 +1058,7 @@ if __name__ == "__main__":
 # rounding worse, as $\varepsilon_\mathrm{mach}/h$. The error as a function of $h$ is a V, and
 # float32's V never gets below $10^{-3}$, far above the $\mathrm{rtol} = 10^{-6}$ the check asks
 # for. A check in float32, at its best $h$ of a few thousandths, can still catch errors near 1
-# like every bug of section 1, but nothing subtle. And the float32 *analytic* gradient, compared
-# with float64 differences, is right only to float32's own precision, a few times $10^{-7}$.
+# like every bug of section 1, but nothing subtle.
 
 # %%
 STEPS_H = {"float64": np.logspace(-1, -8, 15), "float32": np.logspace(-1, -6, 11)}
@@ -1121,10 +1081,6 @@ if __name__ == "__main__":
     for name, hs in STEPS_H.items():
         best = int(np.argmin(v_curves[name]))
         print(f"{name}: best max error {v_curves[name][best]:.1e}, at h = {hs[best]:.0e}")
-    analytic32 = sm.loss_and_grads(params32, X32, y32, sm.mse_loss)[1]
-    numeric64 = numeric_grads(params, X, y, sm.mse_loss)
-    error = max(max_rel_error(analytic32[k].astype(np.float64), numeric64[k]) for k in params)
-    print(f"the float32 analytic gradient against float64 differences: {error:.1e} at most")
 
 # %% [markdown]
 # **How to tell it.** Most tensors fail, by moderate amounts (here $10^{-4}$ to $0.4$) that change
@@ -1173,33 +1129,22 @@ if __name__ == "__main__":
 #
 # ## 6. What you see, and what to suspect first
 #
-# - **The check fails on some tensors, and those above them pass:** the backward of the layer in
-#   between, such as a forgotten ReLU mask (1.1).
-# - **The check fails on every tensor by the same error, and analytic / numerical is the batch
-#   size:** a forgotten $1/N$ in the loss's gradient (1.2, 1.5).
-# - **The check fails on the weights only, and the analytic gradient is the numerical one
-#   transposed:** a transposed weight gradient (1.3).
-# - **`ValueError: grads['b1'] is (64,) … but params['b1'] is (1, 64)`:** a sum over the wrong
-#   axis, a lost `keepdims`, or a transposition (1.3, 1.4).
-# - **The loss rises by tens of times per step and `train` stops within a few steps:** a learning
-#   rate too large (2.1).
-# - **The loss falls steadily by almost nothing, and the gradient stays large:** a learning rate
-#   too small (2.2).
-# - **With Adam, the loss jumps up in the first steps:** no bias correction (2.3).
-# - **With Adam, `optimizer.t` is not the number of steps, or a constant gradient does not move
-#   every coordinate by `lr`:** $t$ advanced per tensor (2.4).
-# - **The check passes, the loss is stuck, and the hidden units are exact copies of each other:**
-#   a symmetric (zero) initialisation (3.1).
-# - **Activations shrink layer by layer, and a classifier's loss is stuck at $\log C$:** initial
-#   weights too small (3.2).
-# - **Activations grow layer by layer, the first loss is huge, and units die on the first step:**
-#   initial weights too large (3.2).
-# - **The loss is NaN or infinite at step 0:** the numerics of the loss (the row max, the log of a
-#   probability), the data, or the initialisation; never the learning rate (4).
-# - **The check fails almost everywhere, by moderate amounts that change with $h$:** finite
-#   differences in float32 (5.1).
-# - **Entries of the first layer are "on kink", or fail a check that does not look for kinks,
-#   where $Z = 0$:** ReLU kinks, from zero inputs and zero biases (5.2).
+# | what you see | suspect first | § |
+# |---|---|---|
+# | the check fails on some tensors, those above them pass | the layer in between | 1.1 |
+# | all tensors fail alike; analytic / numerical is the batch size | a lost $1/N$ | 1.2, 1.5 |
+# | the weights fail; analytic is numerical transposed | a transposed `dW` | 1.3 |
+# | `ValueError: grads['b1'] is (64,) …` | a lost `keepdims`, wrong axis, a transpose | 1.3, 1.4 |
+# | the loss grows tens of times per step, `train` stops | a learning rate too large | 2.1 |
+# | the loss falls by almost nothing, the gradient stays large | a learning rate too small | 2.2 |
+# | with Adam, the loss jumps up in the first steps | no bias correction | 2.3 |
+# | `optimizer.t` is not the step count | Adam's $t$ per tensor | 2.4 |
+# | the check passes, the loss is stuck, hidden units are copies | a symmetric (zero) start | 3.1 |
+# | activations shrink layer by layer, the loss sits at $\log C$ | weights too small | 3.2 |
+# | activations grow layer by layer, units die at once | weights too large | 3.2 |
+# | the loss is NaN or infinite at step 0 | the loss's numerics, the data, the init | 4 |
+# | the check fails almost everywhere, by amounts that change with $h$ | float32 differences | 5.1 |
+# | first-layer entries "on kink", where $Z = 0$ | zero inputs and zero biases | 5.2 |
 #
 # The gradient check, made at a random point, catches the bugs of the backward pass and nothing
 # else: an optimiser, an initialisation or a loss that overflows all pass it. For those, the loss
