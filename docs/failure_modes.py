@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -684,9 +685,8 @@ if __name__ == "__main__":
 #
 # - **Weights and biases all 0.** Every pre-activation is $Z_1 = X \cdot 0 + 0 = 0$, on the ReLU's
 #   kink, where we take its derivative to be 0; and $W_2 = 0$ sends no gradient back anyway
-#   ($\mathtt{d\_A1} = \mathtt{d\_out}\,W_2^\top = 0$). `dW1`, `db1` and
-#   $\mathtt{dW2} = A_1^\top\,\mathtt{d\_out}$ are all exactly zero, forever. Only $b_2$ learns,
-#   and the network predicts the mean of $y$.
+#   (`d_A1 = d_out @ W2.T` is 0). `dW1`, `db1` and `dW2 = A1.T @ d_out` are all exactly zero,
+#   forever. Only $b_2$ learns, and the network predicts the mean of $y$.
 # - **Weights 0, hidden biases not.** Now the units are on, and they learn, but **symmetrically**.
 #   Every hidden unit computes the same $Z_1$ column from the same weights, so it receives the
 #   same gradient, takes the same step, and stays identical to every other: sixty-four units do
@@ -944,23 +944,25 @@ def cross_entropy_via_softmax(logits, labels, softmax=sm.softmax):
     return loss, d_logits / N
 
 
+CROSS_ENTROPIES = {  # the same loss, three ways
+    "softmax_cross_entropy": sm.softmax_cross_entropy,
+    "log(softmax)": cross_entropy_via_softmax,
+    "log(softmax without the max)": functools.partial(
+        cross_entropy_via_softmax, softmax=softmax_no_max
+    ),
+}
+
+
 def three_losses(margins, label: int = 1):
     """The loss of one example with logits ``(m, 0)`` and true class ``label``, for each margin
-    ``m``, computed three ways: stable, the log of the stable softmax, the log of
-    ``softmax_no_max``. NumPy's overflow and divide warnings are silenced: the values show it."""
-    ways = {
-        "softmax_cross_entropy": sm.softmax_cross_entropy,
-        "log(softmax)": cross_entropy_via_softmax,
-        "log(softmax without the max)": lambda z, y: cross_entropy_via_softmax(
-            z, y, softmax_no_max
-        ),
-    }
+    ``m``, computed the three ways. NumPy's overflow and divide warnings are silenced: the values
+    show it."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         # + 0.0 turns the -0.0 of -log(1.0) into 0.0.
         return {
             name: np.array([loss(np.array([[m, 0.0]]), np.array([label]))[0] for m in margins])
             + 0.0
-            for name, loss in ways.items()
+            for name, loss in CROSS_ENTROPIES.items()
         }
 
 
@@ -1000,18 +1002,9 @@ if __name__ == "__main__":
 # %%
 if __name__ == "__main__":
     X_spiral, labels_spiral = spiral_data()
-    for name, loss_fn in [
-        ("stable", sm.softmax_cross_entropy),
-        (
-            "log(softmax without the max)",
-            lambda z, y: cross_entropy_via_softmax(z, y, softmax_no_max),
-        ),
-        ("log(softmax)", cross_entropy_via_softmax),
-    ]:
+    for name, loss_fn in CROSS_ENTROPIES.items():
         try:
-            losses = sm.train(
-                deep_network(1.0), X_spiral, labels_spiral, loss_fn, sm.SGD(1e-3), steps=1
-            )
+            losses = sm.train(deep_network(1.0), X_spiral, labels_spiral, loss_fn, sm.SGD(1e-3), 1)
             print(f"{name:30s} first loss {losses[0]:.6g}")
         except FloatingPointError as error:
             print(f"{name:30s} {error}")
