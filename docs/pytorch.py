@@ -34,6 +34,8 @@ from scratch_mlp import (
     mlp_backward,
     mlp_forward,
     mse_loss,
+    relu_backward,
+    relu_forward,
     softmax_cross_entropy,
     train,
 )
@@ -276,13 +278,13 @@ def relative_difference(a, t, scale=None) -> float:
     return difference / scale if scale > 0 else difference
 
 
-def numpy_loss_and_grads(params, X, y, loss_fn):
+def numpy_loss_and_grads(params, X, y, loss_fn, activation=(relu_forward, relu_backward)):
     """The loss, ``d_out`` and every gradient from ``scratch_mlp``.
 
     The three steps of ``loss_and_grads``, written out: the comparison needs ``d_out`` too,
     which ``loss_and_grads`` keeps to itself.
     """
-    out, cache = mlp_forward(params, X)
+    out, cache = mlp_forward(params, X, activation)
     loss, d_out = loss_fn(out, y)
     return loss, d_out, mlp_backward(params, cache, d_out)
 
@@ -298,10 +300,13 @@ def torch_loss_and_grads(params, X, y, loss_fn):
     return loss.detach().numpy(), out.grad.numpy(), grads
 
 
-def gradient_parity(params, X, y, loss_fn) -> list[tuple[str, tuple, float]]:
+def gradient_parity(
+    params, X, y, loss_fn, activation=(relu_forward, relu_backward)
+) -> list[tuple[str, tuple, float]]:
     """Rows ``(tensor, shape, relative difference)`` for the loss, ``d_out`` and every gradient,
-    between ``scratch_mlp`` and ``torch.autograd``, each in the dtype of ``params``."""
-    loss, d_out, grads = numpy_loss_and_grads(params, X, y, loss_fn)
+    between ``scratch_mlp`` and ``torch.autograd``, each in the dtype of ``params``.
+    ``activation`` is the NumPy side's (PyTorch's is always ReLU): a way to plant a bug in it."""
+    loss, d_out, grads = numpy_loss_and_grads(params, X, y, loss_fn, activation)
     t_loss, t_d_out, t_grads = torch_loss_and_grads(params, X, y, loss_fn)
     for name, value, t_value in [("loss", loss, t_loss), ("d_out", d_out, t_d_out)] + [
         (f"d{name}", grads[name], t_grads[name]) for name in params
