@@ -2,13 +2,10 @@
 # # When it breaks: the failure modes of a training loop
 #
 # Building the loop by hand has one payoff beyond understanding it: when training goes wrong, you
-# can tell *why*. This page makes each classic mistake on purpose, one line at a time, and shows
-# what it looks like: the gradient check's table, the loss curve, the step sizes, the activations.
-# For each one it says which check catches it and how to tell it from the others.
-#
-# Five kinds of failure: bugs in the backward pass, in the optimiser, in the initialisation,
-# in the numerics of the loss, and false alarms of the gradient check. A list at the end maps
-# what you see to the first thing to suspect.
+# can tell *why*. This page makes each classic mistake on purpose, in the backward pass, the
+# optimiser, the initialisation and the numerics of the loss, and shows what it looks like and
+# which check catches it; then the gradient check's false alarms. A table at the end maps what
+# you see to the first thing to suspect.
 #
 # **How the bugs are planted.** Every mistake is a real function below, a copy of the right one
 # from `scratch_mlp.py` with one line changed. A wrong ReLU backward goes in through the
@@ -100,19 +97,18 @@ def max_rel_error(a, n) -> float:
 # the loss, which involve no derivative at all, so a bug in the backward pass cannot hide in both.
 # An entry passes when $|a - n| \le \mathrm{atol} + \mathrm{rtol}\,|n|$, with
 # $\mathrm{rtol} = 10^{-6}$ and $\mathrm{atol} = 10^{-8}$ ([the training loop, section
-# 3](scratch_mlp.py#3-gradient-checking) derives it). Read its table in three ways:
-#
-# - **which tensors fail.** The backward pass runs from the loss down to the first layer, so a bug
-#   corrupts the gradient of every tensor *below* it and none above. The highest failing tensor
-#   points at the line.
-# - **the size of the error.** A relative error near 1 or above means the direction is wrong; the
-#   same error on every tensor means one constant factor upstream of all of them.
-# - **what kind of number it is.** The ratio analytic / numerical, and sometimes the transpose,
-#   names the mistake outright.
+# 3](../scratch_mlp/#3-gradient-checking) derives it). Read its table for **which tensors fail**
+# (a bug corrupts every tensor *below* it in the backward pass and none above, so the highest
+# failing tensor points at the line), **the size of the error** (near 1: a wrong direction; the
+# same on every tensor: one constant factor), and the **ratio analytic / numerical**, which
+# often names the mistake.
 
 
 # %% tags=["fold"]
 # A bug, the problem it is checked on, and how it is planted
+RELU = (sm.relu_forward, sm.relu_backward)  # the right activation
+
+
 @dataclasses.dataclass(frozen=True)
 class BackwardBug:
     """A one-line mistake in a backward pass, and the problem on which it is checked."""
@@ -125,38 +121,37 @@ class BackwardBug:
     buggy_loss_fn: Callable | None = None  # for a bug in the loss's own gradient
     patch: tuple = ()  # (function name in scratch_mlp, buggy replacement) for a bug in a layer
     affected: tuple = ()  # the tensors whose gradient it gets wrong
-    activation: tuple = (sm.relu_forward, sm.relu_backward)  # for a bug in the activation
-
-    def _activation(self, buggy: bool) -> tuple:
-        return self.activation if buggy else (sm.relu_forward, sm.relu_backward)
+    activation: tuple = RELU  # for a bug in the activation
 
     @contextlib.contextmanager
-    def planted(self):
-        """Within the block, the backward pass has this bug; yields the loss function to use."""
+    def planted(self, buggy: bool = True):
+        """Within the block the backward pass has this bug (none if not ``buggy``); yields the
+        ``(loss_fn, activation)`` to use."""
+        if not buggy:
+            yield self.loss_fn, RELU
+            return
         with patched(*self.patch) if self.patch else contextlib.nullcontext():
-            yield self.buggy_loss_fn or self.loss_fn
+            yield self.buggy_loss_fn or self.loss_fn, self.activation
 
     def report(self, buggy: bool = True):
-        """``grad_check`` on the bug's problem, with the bug (or, ``buggy=False``, without)."""
+        """``grad_check`` on the bug's problem, with the bug planted (or not)."""
         params, X, y = self.bench()
-        with self.planted() if buggy else contextlib.nullcontext(self.loss_fn) as loss_fn:
-            return sm.grad_check(params, X, y, loss_fn, activation=self._activation(buggy))
+        with self.planted(buggy) as (loss_fn, activation):
+            return sm.grad_check(params, X, y, loss_fn, activation=activation)
 
     def grads(self, buggy: bool = True):
-        """``(params, X, grads)``: ``loss_and_grads`` on the bug's problem, bug planted or not."""
+        """``(params, X, grads)``: ``loss_and_grads`` on the bug's problem, planted or not."""
         params, X, y = self.bench()
-        with self.planted() if buggy else contextlib.nullcontext(self.loss_fn) as loss_fn:
-            return params, X, sm.loss_and_grads(params, X, y, loss_fn, self._activation(buggy))[1]
+        with self.planted(buggy) as (loss_fn, activation):
+            return params, X, sm.loss_and_grads(params, X, y, loss_fn, activation)[1]
 
     def ratios(self) -> dict[str, float]:
         """Per tensor, the median of analytic / numerical with the bug planted: 1 for a right
         gradient, the factor itself for a scale bug."""
-        params, X, y = self.bench()
-        with self.planted() as loss_fn:
-            analytic = sm.loss_and_grads(params, X, y, loss_fn, self.activation)[1]
-            numeric = numeric_grads(params, X, y, loss_fn)
+        params, X, grads = self.grads()
+        numeric = numeric_grads(params, X, self.bench()[2], self.loss_fn)
         return {
-            k: float(np.median(analytic[k][numeric[k] != 0] / numeric[k][numeric[k] != 0]))
+            k: float(np.median(grads[k][numeric[k] != 0] / numeric[k][numeric[k] != 0]))
             for k in params
         }
 
@@ -363,9 +358,9 @@ def shape_error(bug: BackwardBug) -> str:
     the optimizer names the first tensor, in the order of ``params``, whose gradient has the
     wrong shape."""
     params, X, y = bug.bench()
-    with bug.planted() as loss_fn:
+    with bug.planted() as (loss_fn, activation):
         try:
-            sm.train(params, X, y, loss_fn, sm.SGD(lr=0.01), 1, activation=bug.activation)
+            sm.train(params, X, y, loss_fn, sm.SGD(lr=0.01), 1, activation=activation)
         except ValueError as error:
             return str(error)
     raise AssertionError(f"{bug.name}: train accepted every gradient's shape")
@@ -433,15 +428,6 @@ if __name__ == "__main__":
     for bug in (BIAS_NO_KEEPDIMS, BIAS_WRONG_AXIS):
         print(f"{bug.name}: train raises ValueError:\n  {shape_error(bug)}")
 
-# %% [markdown] tags=["deeper"]
-# **Going deeper: how broadcasting hides both.** In a loop without a shape check, such as the
-# article's, which updates in place with `b1 -= lr * db1`, a $(64,)$ `db1` does the right thing:
-# NumPy broadcasts it to $(1, 64)$. The wrong axis is worse when the update is written without
-# `-=`: `b1 - lr * db1` with a $(200, 1)$ `db1` broadcasts to $(200, 64)$, a separate bias for
-# every training example, and the next forward pass `X @ W1 + b1` still runs, because
-# $(200, 64)$ is exactly the shape of $Z_1$. The first batch of another size fails, far from the
-# line that caused it.
-
 # %% [markdown]
 # ### 1.5 The softmax gradient without its $1/N$
 #
@@ -488,7 +474,7 @@ if __name__ == "__main__":
 #
 # ### 2.1 and 2.2 A learning rate too large, or too small
 #
-# [The training loop, section 1](scratch_mlp.py#1-the-articles-loop), found the curvature of the
+# [The training loop, section 1](../scratch_mlp/#1-the-articles-loop) found the curvature of the
 # article's loss in $W_2$ at initialisation: about 204, just above the limit $2/\eta = 200$ of
 # its $\eta = 0.01$. Each step multiplies the error along a direction of curvature $\lambda$ by
 # $|1 - \eta\lambda|$. At $\eta = 0.05$ that is about 9, and 85 for the squared error: the loss
@@ -561,8 +547,8 @@ if __name__ == "__main__":
             "fm_learning_rate.png",
             alt=(
                 "Left: at lr 0.05 the loss rises from 1.6 to about 1e120 in seven steps before "
-                "train stops. Right: at the article's lr 0.01 the loss falls to near the noise "
-                "floor 0.01 in 2001 steps, while at lr 1e-6 it only drifts from 1.6 to 1.0."
+                "train stops. Right: at the article's lr 0.01 the loss falls to 0.042, near the "
+                "noise floor 0.01, in 2001 steps, while at lr 1e-6 it only drifts from 1.6 to 1.0."
             ),
         )
 
@@ -889,7 +875,7 @@ if __name__ == "__main__":
                 "to 1e5 for sigma 1. Middle: the dead fractions at initialisation are the same "
                 "three curves on top of each other. Right: after one SGD step the too-large "
                 "start has half or more dead units in every layer, the too-small start in the "
-                "last three, He unchanged."
+                "last three, He's almost unchanged."
             ),
         )
 
@@ -1083,7 +1069,7 @@ if __name__ == "__main__":
 # ### 5.2 A pre-activation on the ReLU kink
 #
 # ReLU has no derivative at 0, and a finite difference across the kink measures a slope that
-# belongs to neither side ([the training loop, section 3](scratch_mlp.py#3-gradient-checking),
+# belongs to neither side ([the training loop, section 3](../scratch_mlp/#3-gradient-checking),
 # puts one unit on the kink and shows the error). `grad_check` notices when a step of $\pm h$
 # switches a unit, and leaves such entries out of the comparison, counted as "on kink". That is
 # not a failure, but left out is not checked. It happens more easily than it sounds: biases start
