@@ -567,8 +567,9 @@ if __name__ == "__main__":
 # $m_t = (1 - \beta_1^t)\,g$ and $v_t = (1 - \beta_2^t)\,g^2$: biased towards 0. Bias correction
 # divides that factor out. Without it the step is
 # $\eta\,(1 - \beta_1^t)/\sqrt{1 - \beta_2^t}$ instead of $\eta$: $3.16\,\eta$ at $t = 1$,
-# $6.6\,\eta$ at $t = 12$, still above $\eta$ after a thousand steps (the training loop's section
-# 5 plots it). `scratch_mlp.Adam(bias_correction=False)` gives that, the article's formula.
+# $6.6\,\eta$ at $t = 12$, still above $\eta$ after a thousand steps ([the training loop,
+# section 5](../scratch_mlp/#5-adam-versus-sgd) plots it).
+# `scratch_mlp.Adam(bias_correction=False)` gives that, the article's formula.
 #
 # ### 2.4 Adam with its step count advanced once per tensor
 #
