@@ -2,68 +2,37 @@
 # # When it breaks: the failure modes of a training loop
 #
 # Building the loop by hand has one payoff beyond understanding it: when training goes wrong, you
-# can tell *why*. This page makes each classic mistake on purpose, one line at a time, and shows
-# exactly what it looks like: the gradient check's table, the loss curve, the step sizes, the
-# activations. For each one it says which check catches it and how to tell it from the others.
-#
-# 1. **Backward-pass bugs**, each caught by the gradient check: a forgotten ReLU mask, a forgotten
-#    $1/N$, a transposed weight gradient, a bias gradient summed over the wrong axis, a softmax
-#    gradient without its $1/N$.
-# 2. **Optimiser bugs**: a learning rate too large or too small, Adam without bias correction,
-#    Adam with its step count advanced once per tensor.
-# 3. **Initialisation**: all-zero weights, weights far too small or too large.
-# 4. **Numerical bugs**: softmax without the row max, the log of a softmax that underflows.
-# 5. **False alarms**: a gradient check that fails on correct code, in float32 and on a ReLU kink.
-#
-# A list at the end maps what you see to the first thing to suspect.
+# can tell *why*. This page makes each classic mistake on purpose, in the backward pass, the
+# optimiser, the initialisation and the numerics of the loss, and shows what it looks like and
+# which check catches it; then the gradient check's false alarms. A table at the end maps what
+# you see to the first thing to suspect.
 #
 # **How the bugs are planted.** Every mistake is a real function below, a copy of the right one
-# from `scratch_mlp.py` with one line changed. `mlp_backward` looks up `relu_backward` and
-# `linear_backward` in its module each time it runs, so replacing them there for the length of a
-# `with` block makes the whole backward pass use the buggy piece; a bug in a loss's gradient is
-# simply a different `loss_fn`. The tests in `tests/test_failure_modes.py` import this file and
-# check, on these same functions, that each bug shows the symptom described here, with the
-# numbers stated here.
+# from `scratch_mlp.py` with one line changed. A wrong ReLU backward goes in through the
+# `activation=` argument that `grad_check`, `loss_and_grads` and `train` all take. A wrong linear
+# layer is planted with `patched`: `mlp_backward` looks up `linear_backward` in its module each
+# time it runs, so replacing it there for the length of a `with` block makes the whole backward
+# pass use the buggy piece. A bug in a loss's gradient is simply a different `loss_fn`. The tests
+# in `tests/test_failure_modes.py` import this page and check, on these same functions, that each
+# bug shows the symptom described here.
 #
-# **How to run it.** `python docs/failure_modes.py` from the repository root prints everything and
+# **How to run it.** From the project root, `python -m docs.failure_modes` prints everything and
 # writes the figures into `figures/`; importing it runs nothing.
 
-# %%
+# %% tags=["fold"]
+# Imports, and the three small problems every bug is checked on
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import sys
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
-
-def _project_root() -> str:
-    # This page lives in docs/ and is run as a script, imported by the tests, or executed by a
-    # notebook kernel (which has no __file__) from the project root: look there and one level up.
-    here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
-    for candidate in (here, os.path.dirname(here)):
-        if os.path.isfile(os.path.join(candidate, "scratch_mlp.py")):
-            return candidate
-    raise ImportError(f"scratch_mlp.py is neither in {here} nor in its parent")
+import scratch_mlp as sm
 
 
-ROOT = _project_root()
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-import scratch_mlp as sm  # noqa: E402  (found through the path set just above)
-
-# %% [markdown]
-# ## The workbench: planting a bug, and looking closer
-#
-# `patched(name, replacement)` swaps one function of `scratch_mlp` for the length of a `with`
-# block and always puts the original back, even if the block raises.
-
-
-# %%
 @contextlib.contextmanager
 def patched(name: str, replacement):
     """Within the block, ``scratch_mlp.<name>`` is ``replacement``; afterwards the original."""
@@ -75,24 +44,6 @@ def patched(name: str, replacement):
         setattr(sm, name, original)
 
 
-# %% [markdown]
-# The bugs are checked on three small problems, each at a fresh He initialisation:
-#
-# - **sine**: the article's network $[1, 64, 1]$ on the article's 200 points, exactly as
-#   `scratch_mlp.py` starts it;
-# - **square**: a network whose layers all have the same width, $[4, 4, 4]$, on 10 random points.
-#   Every weight matrix is square, so a transposed weight gradient has the right shape and only its
-#   numbers can give it away (section 1.3 says why that matters);
-# - **spirals**: a classifier $[2, 16, 16, 3]$ on 30 spiral points, for the softmax loss.
-#
-# To tell one bug from another, the table's verdicts are not always enough: we also want the
-# ratio of the analytic gradient to the finite difference, entry by entry. `gradients` returns
-# both, in float64, with the numerical one computed in any `dtype` (section 5.1 uses float32) and
-# the same floor $s$ as `grad_check`; unlike `grad_check` it skips nothing, so it also shows what
-# a ReLU kink does to a check that does not look for kinks (section 5.2).
-
-
-# %%
 def sine_bench():
     """The article's network [1, 64, 1] at its He initialisation and the article's data."""
     rng = np.random.RandomState(0)  # the article's np.random.seed(0)
@@ -114,69 +65,50 @@ def spiral_bench(n_per_class: int = 10):
     return sm.init_mlp([2, 16, 16, 3], rng), X, labels
 
 
-def backprop(params, X, y, loss_fn):
-    """One forward and one backward pass: ``mlp_backward``'s gradients, shapes unchecked."""
-    out, cache = sm.mlp_forward(params, X)
-    return sm.mlp_backward(params, cache, loss_fn(out, y)[1])
+def numeric_grads(params, X, y, loss_fn, dtype=np.float64, h: float = 1e-5):
+    """Centred differences of the loss for every tensor, computed in ``dtype``, as float64.
 
-
-def gradients(params, X, y, loss_fn, dtype=np.float64, h: float = 1e-5):
-    """The analytic gradient (float64) and centred differences computed in ``dtype``.
-
-    Returns ``(analytic, numeric, kinks, floor)``: two dicts of float64 arrays keyed like
-    ``params``, the boolean kink masks of ``numerical_gradient``, and ``grad_check``'s floor ``s``
-    for this loss and ``h``. Nothing is skipped: entries on a ReLU kink are in ``numeric`` too.
+    Unlike ``grad_check`` this skips nothing: entries on a ReLU kink are included.
     """
-    as_float = {name: p.astype(np.float64) for name, p in params.items()}
-    y_float = np.issubdtype(y.dtype, np.floating)
-    out, cache = sm.mlp_forward(as_float, X.astype(np.float64))
-    loss, d_out = loss_fn(out, y.astype(np.float64) if y_float else y)
-    analytic = sm.mlp_backward(as_float, cache, d_out)
-    numeric, kinks = sm.numerical_gradient(
-        {name: p.astype(dtype) for name, p in params.items()},
-        X.astype(dtype),
-        y.astype(dtype) if y_float else y,
-        loss_fn,
-        h,
-    )
-    numeric = {name: n.astype(np.float64) for name, n in numeric.items()}
-    floor = sm.grad_check_floor(loss, h)  # grad_check's s
-    return analytic, numeric, kinks, floor
+    p = {name: v.astype(dtype) for name, v in params.items()}
+    X, y = X.astype(dtype), (y.astype(dtype) if y.dtype.kind == "f" else y)
+
+    def loss(_):  # numerical_gradient moves one entry of p[name] in place
+        return loss_fn(sm.mlp_forward(p, X)[0], y)[0]
+
+    return {name: sm.numerical_gradient(loss, p[name], h).astype(np.float64) for name in p}
 
 
-def gradient_ratios(params, X, y, loss_fn) -> dict[str, float]:
-    """Per tensor, the median of analytic / numerical over the entries whose finite difference
-    is above the floor ``s``: 1 for a right gradient, the factor itself for a scale bug."""
-    analytic, numeric, _, floor = gradients(params, X, y, loss_fn)
-    ratios = {}
-    for name in params:
-        a, n = analytic[name], numeric[name]
-        big = np.abs(n) > floor  # a ratio of two roundings of zero means nothing
-        ratios[name] = float(np.median(a[big] / n[big])) if big.any() else float("nan")
-    return ratios
+def max_rel_error(a, n) -> float:
+    """``max |a - n| / max(|a|, |n|)`` over the entries, as ``grad_check`` reports it."""
+    scale = np.maximum(np.abs(a), np.abs(n))
+    return float((np.abs(a - n) / np.where(scale > 0, scale, 1.0)).max())
 
 
 # %% [markdown]
+# The bugs are checked on three small problems, each at a fresh He initialisation: **sine**, the
+# article's network $[1, 64, 1]$ on its 200 points; **square**, a network $[4, 4, 4]$ on 10 random
+# points, whose weight matrices are all square (section 1.3 says why that matters); and
+# **spirals**, a classifier $[2, 16, 16, 3]$ on 30 spiral points, for the softmax loss.
+#
 # ## 1. Backward-pass bugs: what the gradient check sees
 #
-# `grad_check` compares each tensor's analytic gradient with centred finite differences of the
-# loss, which involve no derivative at all, so a bug in the backward pass cannot hide in both.
-# Read its table in three ways:
-#
-# - **which tensors fail.** The backward pass runs from the loss down to the first layer, so a bug
-#   corrupts the gradient of every tensor *below* it and none above. The highest failing tensor
-#   points at the line.
-# - **the size of the error.** A relative error near 1 or above means the direction is wrong; the
-#   same error on every tensor means one constant factor upstream of all of them.
-# - **what kind of number it is.** The ratio analytic / numerical, and sometimes the transpose,
-#   names the mistake outright.
-#
-# Every bug is a `BackwardBug`: what the line says, what it should say, the problem it is checked
-# on, and how it is planted. `report()` runs `grad_check_report` with the bug in place, or on the
-# correct code with `buggy=False`.
+# `grad_check` compares each tensor's analytic gradient $a$ with centred finite differences $n$ of
+# the loss, which involve no derivative at all, so a bug in the backward pass cannot hide in both.
+# An entry passes when $|a - n| \le \mathrm{atol} + \mathrm{rtol}\,|n|$, with
+# $\mathrm{rtol} = 10^{-6}$ and $\mathrm{atol} = 10^{-8}$ ([the training loop, section
+# 3](../scratch_mlp/#3-gradient-checking) derives it). Read its table for **which tensors fail**
+# (a bug corrupts every tensor *below* it in the backward pass and none above, so the highest
+# failing tensor points at the line), **the size of the error** (near 1: a wrong direction; the
+# same on every tensor: one constant factor), and the **ratio analytic / numerical**, which
+# often names the mistake.
 
 
-# %%
+# %% tags=["fold"]
+# A bug, the problem it is checked on, and how it is planted
+RELU = (sm.relu_forward, sm.relu_backward)  # the right activation
+
+
 @dataclasses.dataclass(frozen=True)
 class BackwardBug:
     """A one-line mistake in a backward pass, and the problem on which it is checked."""
@@ -189,37 +121,49 @@ class BackwardBug:
     buggy_loss_fn: Callable | None = None  # for a bug in the loss's own gradient
     patch: tuple = ()  # (function name in scratch_mlp, buggy replacement) for a bug in a layer
     affected: tuple = ()  # the tensors whose gradient it gets wrong
+    activation: tuple = RELU  # for a bug in the activation
 
     @contextlib.contextmanager
-    def planted(self):
-        """Within the block, the backward pass has this bug; yields the loss function to use."""
+    def planted(self, buggy: bool = True):
+        """Within the block the backward pass has this bug (none if not ``buggy``); yields the
+        ``(loss_fn, activation)`` to use."""
+        if not buggy:
+            yield self.loss_fn, RELU
+            return
         with patched(*self.patch) if self.patch else contextlib.nullcontext():
-            yield self.buggy_loss_fn or self.loss_fn
+            yield self.buggy_loss_fn or self.loss_fn, self.activation
 
     def report(self, buggy: bool = True):
-        """``grad_check_report`` on the bug's problem, with the bug (or, ``buggy=False``, not)."""
+        """``grad_check`` on the bug's problem, with the bug planted (or not)."""
         params, X, y = self.bench()
-        if not buggy:
-            return sm.grad_check_report(params, X, y, self.loss_fn)
-        with self.planted() as loss_fn:
-            return sm.grad_check_report(params, X, y, loss_fn)
+        with self.planted(buggy) as (loss_fn, activation):
+            return sm.grad_check(params, X, y, loss_fn, activation=activation)
 
-    def ratios(self):
-        """``gradient_ratios`` with the bug planted."""
+    def grads(self, buggy: bool = True):
+        """``(params, X, grads)``: ``loss_and_grads`` on the bug's problem, planted or not."""
         params, X, y = self.bench()
-        with self.planted() as loss_fn:
-            return gradient_ratios(params, X, y, loss_fn)
+        with self.planted(buggy) as (loss_fn, activation):
+            return params, X, sm.loss_and_grads(params, X, y, loss_fn, activation)[1]
+
+    def ratios(self) -> dict[str, float]:
+        """Per tensor, the median of analytic / numerical with the bug planted: 1 for a right
+        gradient, the factor itself for a scale bug."""
+        params, X, grads = self.grads()
+        numeric = numeric_grads(params, X, self.bench()[2], self.loss_fn)
+        return {
+            k: float(np.median(grads[k][numeric[k] != 0] / numeric[k][numeric[k] != 0]))
+            for k in params
+        }
 
 
 def show(bug: BackwardBug) -> None:
     """Print the bug's line and the gradient check's table with it planted."""
     print(f"{bug.name}\n  wrong: {bug.wrong}\n  right: {bug.right}\n")
-    print(sm.format_grad_check(bug.report()))
+    print(bug.report())
 
 
 # %% [markdown]
-# First the correct code on the three problems, so we know what "right" looks like: every tensor
-# agrees to $10^{-7}$ or better.
+# First the correct code on the three problems, so we know what "right" looks like.
 
 # %%
 if __name__ == "__main__":
@@ -228,14 +172,18 @@ if __name__ == "__main__":
         (square_bench, sm.mse_loss),
         (spiral_bench, sm.softmax_cross_entropy),
     ]:
-        print(f"{bench.__name__}, correct code:")
-        print(sm.format_grad_check(sm.grad_check_report(*bench(), loss_fn)), end="\n\n")
+        report = sm.grad_check(*bench(), loss_fn)
+        largest = max(row["max_rel_error"] for row in report.values())
+        print(
+            f"{bench.__name__:13s} every tensor ok: {report.ok}, largest relative error "
+            f"{largest:.1e}"
+        )
 
 # %% [markdown]
 # ### 1.1 The ReLU mask forgotten
 #
-# The ReLU's backward is a mask, $\texttt{d\_Z} = \texttt{d\_A} \odot \mathbb 1[Z > 0]$. Forget it
-# and the gradient flows back through every unit as if ReLU were the identity, including the
+# The ReLU's backward is a mask, $\mathtt{d\_Z} = \mathtt{d\_A} \odot \mathbb 1[Z > 0]$. Forget
+# it and the gradient flows back through every unit as if ReLU were the identity, including the
 # units that were off and did not affect the loss at all.
 
 
@@ -251,26 +199,27 @@ RELU_NO_MASK = BackwardBug(
     right="d_Z = d_A * (Z > 0)",
     bench=sine_bench,
     loss_fn=sm.mse_loss,
-    patch=("relu_backward", relu_backward_no_mask),
     affected=("W1", "b1"),
+    activation=(sm.relu_forward, relu_backward_no_mask),
 )
 
 if __name__ == "__main__":
     show(RELU_NO_MASK)
 
 # %% [markdown]
-# **How to tell it.** $W_2$ and $b_2$ are right, $W_1$ and $b_1$ are wrong: the bug sits between
-# them, and the only thing between them is the ReLU. The errors are large, and not one constant
-# factor: each unit's gradient gains the contributions of the examples on which the unit was off.
-# With one input and zero biases, every unit here is off on exactly half of the points (where
-# $x\,W_{1,j} < 0$), so every entry of $W_1$ and $b_1$ is wrong.
+# **How to tell it.** $W_2$ and $b_2$ are right, $W_1$ and $b_1$ are wrong (relative errors of
+# 1.6 and 0.69): the bug sits between them, and the only thing between them is the ReLU. The
+# errors are large, and not one constant factor: each unit's gradient gains the contributions of
+# the examples on which the unit was off. With one input and zero biases every unit here is off
+# on exactly half of the points (where $x\,W_{1,j} < 0$), so every entry of $W_1$ and $b_1$ is
+# wrong.
 #
 # ### 1.2 The $1/N$ of the loss forgotten
 #
-# The MSE is a mean over its $M = N\,d_\text{out}$ entries, $L = \frac1M \sum (\text{out} - y)^2$,
-# so its gradient carries the $1/M$: $\texttt{d\_out} = \frac2M(\text{out} - y)$. Forget it in the
-# gradient, keep it in the loss, and every gradient is exactly $M$ times too large: here
-# $M = N = 200$.
+# The MSE is a mean over its $M = N\,d_\mathrm{out}$ entries,
+# $L = \frac1M \sum (\mathrm{out} - y)^2$, so its gradient carries the $1/M$:
+# $\partial L / \partial\,\mathrm{out} = \frac2M(\mathrm{out} - y)$. Forget it in the gradient,
+# keep it in the loss, and every gradient is exactly $M$ times too large: here $M = N = 200$.
 
 
 # %%
@@ -296,17 +245,17 @@ if __name__ == "__main__":
     print("\nanalytic / numerical, median per tensor:", {k: round(r, 6) for k, r in ratios.items()})
 
 # %% [markdown]
-# **How to tell it.** Every tensor fails, with the *same* relative error, $1 - 1/200 = 0.995$,
-# and the ratio analytic / numerical is exactly 200 everywhere: one constant factor that every
-# gradient inherits from $\texttt{d\_out}$. A ratio equal to the batch size is the missing mean.
+# **How to tell it.** Every tensor fails, with the *same* relative error, $1 - 1/200 = 0.995$
+# (the table rounds it to 1.0e+00 or 9.9e-01), and the ratio analytic / numerical is exactly
+# 200 everywhere: one constant factor that every gradient inherits from `d_out`. A ratio equal
+# to the batch size is the missing mean.
 #
 # **Why the loss curve may not show it.** A gradient 200 times too large is a learning rate 200
 # times too large, and nothing more. With SGD at a small learning rate the buggy run simply
 # trains faster: it looks like an *improvement*. With Adam it is invisible: Adam divides the
 # gradient by its own running size $\sqrt{\hat v}$, so a constant factor cancels (up to the tiny
-# $\epsilon$), and the two loss curves lie on top of each other: they agree to $10^{-5}$ for 500
-# steps, and drift apart only later, in the small spikes where Adam's steps are large. Only the
-# check sees the bug.
+# $\epsilon$), and the two loss curves agree to $10^{-5}$ for 500 steps. Only the check sees the
+# bug.
 
 
 # %%
@@ -321,41 +270,31 @@ if __name__ == "__main__":
         "Adam, lr = 0.01": lambda: sm.Adam(lr=0.01),
         "SGD, lr = 1e-5": lambda: sm.SGD(1e-5),
     }
-    losses = {"correct": sm.mse_loss, "1/N forgotten": mse_loss_no_mean}
-    scale_runs = {}
-    for optimizer_name, make_optimizer in optimizers.items():
-        scale_runs[optimizer_name] = {
-            label: np.array(train_sine(loss_fn, make_optimizer()))
-            for label, loss_fn in losses.items()
+    scale_runs = {
+        name: {
+            "correct": np.array(train_sine(sm.mse_loss, make())),
+            "1/N forgotten": np.array(train_sine(mse_loss_no_mean, make())),
         }
-    for optimizer_name, runs in scale_runs.items():
-        correct, buggy = runs["correct"], runs["1/N forgotten"]
+        for name, make in optimizers.items()
+    }
+    for name, runs in scale_runs.items():
         print(
-            f"{optimizer_name:16s} loss after 2001 steps: correct {correct[-1]:.5f}, "
-            f"1/N forgotten {buggy[-1]:.5f}"
+            f"{name:16s} loss after 2001 steps: correct {runs['correct'][-1]:.5f}, "
+            f"1/N forgotten {runs['1/N forgotten'][-1]:.5f}"
         )
     adam = scale_runs["Adam, lr = 0.01"]
     gap = np.abs(adam["correct"] - adam["1/N forgotten"]) / adam["correct"]
     print(f"Adam: the two curves differ by at most {gap[:500].max():.1e} (relative) in 500 steps")
 
-    fig = sm.new_figure(figsize=(8, 3.4))
-    if fig is not None:
-        axes = fig.subplots(1, 2, sharey=True)
-        for ax, (optimizer_name, runs) in zip(axes, scale_runs.items(), strict=True):
-            ax.semilogy(runs["correct"], lw=3, color="C0", label="correct")
-            ax.semilogy(runs["1/N forgotten"], lw=1.2, color="C3", label="1/N forgotten")
-            ax.set(xlabel="step", title=optimizer_name)
-            ax.legend()
-        axes[0].set_ylabel("MSE loss (log scale)")
-        fig.suptitle("A gradient 200 times too large: invisible with Adam, a 'speed-up' with SGD")
-        sm.save_figure(fig, "fm_scale_bug_loss.png")
-
 # %% [markdown]
 # ### 1.3 A transposed weight gradient
 #
-# $\texttt{dW} = X^\top G$ has the shape of $W$, $(d_\text{in}, d_\text{out})$. Written in the
-# column-vector convention of many textbooks, where a layer is $z = W^\top x$ and the gradient
-# $G\,x^\top$, it becomes `d_Z.T @ X`: the transpose, of shape $(d_\text{out}, d_\text{in})$.
+# In this project a row is an example: a layer is $Z = X W + b$ with $W$ of shape
+# $(d_\mathrm{in}, d_\mathrm{out})$, and its weight gradient is $\mathtt{dW} = X^\top G$, of the
+# same shape, where $G = \partial L / \partial Z$. Many textbooks use columns instead: a layer is
+# $z = W' x$ with $W'$ of shape $(d_\mathrm{out}, d_\mathrm{in})$ and gradient $g\,x^\top$.
+# Carry that formula over to rows and it becomes $G^\top X$, `d_Z.T @ X`: the transpose of the
+# right gradient, of shape $(d_\mathrm{out}, d_\mathrm{in})$.
 
 
 # %%
@@ -380,13 +319,12 @@ TRANSPOSED = BackwardBug(
 
 if __name__ == "__main__":
     show(TRANSPOSED)
-    params, X, y = square_bench()
-    with TRANSPOSED.planted() as loss_fn:
-        analytic, numeric, _, _ = gradients(params, X, y, loss_fn)
+    params, X, grads = TRANSPOSED.grads()
+    numeric = numeric_grads(params, X, square_bench()[2], sm.mse_loss)
     for name in TRANSPOSED.affected:
         print(
             f"{name}: analytic == numerical.T to 1e-7: "
-            f"{np.allclose(analytic[name], numeric[name].T, rtol=1e-7, atol=0)}"
+            f"{np.allclose(grads[name], numeric[name].T, rtol=1e-7, atol=0)}"
         )
 
 # %% [markdown]
@@ -395,21 +333,19 @@ if __name__ == "__main__":
 # exactly the transpose of the numerical one. That last test names the bug.
 #
 # On the article's network the same line cannot get that far. $W_1$ is $(1, 64)$, so the
-# transposed gradient is $(64, 1)$, and `grad_check` stops at the shape, naming the tensor. This is
-# why the *shape* of the affected tensor decides what catches a transposition:
+# transposed gradient is $(64, 1)$, and the optimizer's `step` checks every gradient's shape
+# against its parameter's before it changes anything: `train` stops with a `ValueError` naming
+# the tensor. The *shape* of the affected tensor decides what catches a transposition:
 #
 # | shape of $W$ | transposed gradient | caught by |
 # |---|---|---|
-# | square, $(n, n)$ | right shape, wrong numbers | the relative error (table above) |
+# | square, $(n, n)$ | right shape, wrong numbers | the gradient check (table above) |
 # | $(m, n)$, $m \ne n$, both $> 1$ | wrong shape, wrong numbers | the shape check |
 # | a row or column, $(1, n)$ | wrong shape, *same numbers, same order* | only the shape check |
 #
 # The last row is the trap: `dW1.T` of a $(1, 64)$ matrix holds exactly the 64 numbers of `dW1`,
-# in the same order. A check that flattens both sides before comparing them would pass it, and an
-# update written `W1 = W1 - lr * dW1` would broadcast $W_1$ to $(64, 64)$ without a word, to fail
-# only at the next forward pass, far from the bug. Compare shapes first, then numbers; and test
-# on a network whose layers differ in width and are wider than 1, so that a transposition changes
-# the shape.
+# in the same order, so a check that flattens both sides would pass it. Compare shapes first,
+# then numbers; and test on a network whose layers differ in width and are wider than 1.
 
 # %%
 TRANSPOSED_NON_SQUARE = dataclasses.replace(
@@ -418,59 +354,56 @@ TRANSPOSED_NON_SQUARE = dataclasses.replace(
 
 
 def shape_error(bug: BackwardBug) -> str:
-    """The message of the ``ValueError`` that ``grad_check`` raises with ``bug`` planted: it names
-    the first tensor, in the order of ``params``, whose gradient has the wrong shape."""
-    try:
-        bug.report()
-    except ValueError as error:
-        return str(error)
-    raise AssertionError(f"{bug.name}: grad_check accepted every gradient's shape")
+    """The message of the ``ValueError`` that one step of ``train`` raises with ``bug`` planted:
+    the optimizer names the first tensor, in the order of ``params``, whose gradient has the
+    wrong shape."""
+    params, X, y = bug.bench()
+    with bug.planted() as (loss_fn, activation):
+        try:
+            sm.train(params, X, y, loss_fn, sm.SGD(lr=0.01), 1, activation=activation)
+        except ValueError as error:
+            return str(error)
+    raise AssertionError(f"{bug.name}: train accepted every gradient's shape")
 
 
 if __name__ == "__main__":
-    print(f"{TRANSPOSED_NON_SQUARE.name}: grad_check raises ValueError:")
+    print(f"{TRANSPOSED_NON_SQUARE.name}: train raises ValueError:")
     print(f"  {shape_error(TRANSPOSED_NON_SQUARE)}")
-    params, X, y = sine_bench()
-    with TRANSPOSED_NON_SQUARE.planted() as loss_fn:
-        analytic, numeric, _, _ = gradients(params, X, y, loss_fn)
+    params, X, grads = TRANSPOSED_NON_SQUARE.grads()
+    right = TRANSPOSED_NON_SQUARE.grads(buggy=False)[2]
     print(
         "the transposed dW1, flattened, equals the right one flattened: "
-        f"{np.allclose(analytic['W1'].ravel(), numeric['W1'].ravel(), rtol=1e-7, atol=0)}"
+        f"{np.array_equal(grads['W1'].ravel(), right['W1'].ravel())}"
     )
 
 # %% [markdown]
 # ### 1.4 A bias gradient summed over the wrong axis, or without `keepdims`
 #
-# The bias $b$, of shape $(1, d_\text{out})$, is broadcast over the $N$ rows of the batch, so its
-# gradient is the sum of $G$ over the batch axis: `d_Z.sum(axis=0, keepdims=True)`. Two ways to
-# get this line wrong:
+# The bias $b$, of shape $(1, d_\mathrm{out})$, is broadcast over the $N$ rows of the batch, so
+# its gradient is the sum of $G$ over the batch axis: `d_Z.sum(axis=0, keepdims=True)`. Two ways
+# to get this line wrong:
 #
-# - **without `keepdims`**: `d_Z.sum(axis=0)` has the right numbers in shape $(d_\text{out},)$;
+# - **without `keepdims`**: `d_Z.sum(axis=0)` has the right numbers in shape
+#   $(d_\mathrm{out},)$;
 # - **over the wrong axis**: `d_Z.sum(axis=1, keepdims=True)` sums over the units instead of the
 #   examples: shape $(N, 1)$, and numbers that mean nothing.
 #
-# Both are shape bugs. `grad_check` cannot compare a $(64,)$ gradient entry by entry with a
-# $(1, 64)$ parameter, so it checks the shapes first and raises a `ValueError` naming the tensor;
-# the optimizers' `step` does the same. That error, not a relative error, is what catches them.
+# Both are shape bugs, and the same shape check stops them, naming the tensor.
 
 
 # %%
 def linear_backward_bias_no_keepdims(d_Z, cache, need_d_X: bool = True):
     """``linear_backward`` with the bias gradient summed without ``keepdims``: ``(d_out,)``."""
     X, W = cache
-    dW = X.T @ d_Z
     db = d_Z.sum(axis=0)  # right: d_Z.sum(axis=0, keepdims=True)
-    d_X = d_Z @ W.T if need_d_X else None
-    return d_X, dW, db
+    return (d_Z @ W.T if need_d_X else None), X.T @ d_Z, db
 
 
 def linear_backward_bias_wrong_axis(d_Z, cache, need_d_X: bool = True):
     """``linear_backward`` with the bias gradient summed over the units: ``(N, 1)``."""
     X, W = cache
-    dW = X.T @ d_Z
     db = d_Z.sum(axis=1, keepdims=True)  # right: d_Z.sum(axis=0, keepdims=True)
-    d_X = d_Z @ W.T if need_d_X else None
-    return d_X, dW, db
+    return (d_Z @ W.T if need_d_X else None), X.T @ d_Z, db
 
 
 BIAS_NO_KEEPDIMS = BackwardBug(
@@ -488,62 +421,19 @@ BIAS_WRONG_AXIS = dataclasses.replace(
     wrong="db = d_Z.sum(axis=1, keepdims=True)",
     patch=("linear_backward", linear_backward_bias_wrong_axis),
 )
+VALUE_BUGS = (RELU_NO_MASK, MSE_NO_MEAN, TRANSPOSED)  # and SOFTMAX_NO_MEAN, in 1.5
+SHAPE_BUGS = (TRANSPOSED_NON_SQUARE, BIAS_NO_KEEPDIMS, BIAS_WRONG_AXIS)
 
 if __name__ == "__main__":
     for bug in (BIAS_NO_KEEPDIMS, BIAS_WRONG_AXIS):
-        print(f"{bug.name}: grad_check raises ValueError:\n  {shape_error(bug)}")
-        params, X, y = sine_bench()
-        with bug.planted() as loss_fn:
-            try:
-                sm.train(params, X, y, loss_fn, sm.SGD(lr=0.01), steps=1)
-            except ValueError as error:
-                print(f"  train with SGD raises ValueError too:\n  {error}\n")
-
-# %% [markdown]
-# **Broadcasting can hide both.** The article's loop updates in place, `b1 -= lr * db1`. With a
-# $(64,)$ `db1` that line runs and does the right thing: NumPy broadcasts $(64,)$ to $(1, 64)$. So
-# the missing `keepdims` is harmless there, and waits for the first line that is not so forgiving.
-# The wrong axis is worse when the update is written without `-=`: `b1 - lr * db1` with a
-# $(200, 1)$ `db1` broadcasts to $(200, 64)$, a separate bias for every training example, and the
-# next forward pass `X @ W1 + b1` still runs, because $(200, 64)$ is exactly the shape of $Z_1$.
-# Training goes on with a bias per example, and the first batch of another size fails, far from
-# the line that caused it.
-
-
-# %%
-def backward_gradients(bug: BackwardBug, buggy: bool = True):
-    """``(params, X, grads)``: ``backprop`` on the bug's problem, with the bug planted (or not)."""
-    params, X, y = bug.bench()
-    with bug.planted() if buggy else contextlib.nullcontext(bug.loss_fn) as loss_fn:
-        return params, X, backprop(params, X, y, loss_fn)
-
-
-if __name__ == "__main__":
-    lr = 0.01
-    params, X, right = backward_gradients(BIAS_NO_KEEPDIMS, buggy=False)
-    _, _, grads = backward_gradients(BIAS_NO_KEEPDIMS)
-    b1 = params["b1"].copy()
-    b1 -= lr * grads["b1"]  # (1, 64) -= (64,): broadcast
-    print(
-        f"no keepdims, updated in place: b1 stays {b1.shape} and gets the right update: "
-        f"{np.array_equal(b1, params['b1'] - lr * right['b1'])}"
-    )
-    _, _, grads = backward_gradients(BIAS_WRONG_AXIS)
-    b1 = params["b1"] - lr * grads["b1"]  # (1, 64) - (200, 1): broadcast to (200, 64)
-    print(f"wrong axis, b1 = b1 - lr * db1: b1 becomes {b1.shape}, and the next forward pass runs:")
-    print(f"  Z1 = X @ W1 + b1 has shape {(X @ params['W1'] + b1).shape}")
-    try:
-        X[:50] @ params["W1"] + b1
-    except ValueError as error:
-        print(f"  and on a batch of 50 rows: ValueError: {error}")
-
+        print(f"{bug.name}: train raises ValueError:\n  {shape_error(bug)}")
 
 # %% [markdown]
 # ### 1.5 The softmax gradient without its $1/N$
 #
 # The softmax cross-entropy is a mean over the batch, so its gradient is
-# $\frac1N(\operatorname{softmax}(z) - \operatorname{one\_hot}(y))$. Forget the $1/N$ and it is the
-# same scale bug as 1.2, on the classifier: $N = 30$ here.
+# $\frac1N(\operatorname{softmax}(z) - \operatorname{one\_hot}(y))$. Forget the $1/N$ and it is
+# the same scale bug as 1.2, on the classifier: $N = 30$ here.
 
 
 # %%
@@ -564,6 +454,7 @@ SOFTMAX_NO_MEAN = BackwardBug(
     buggy_loss_fn=softmax_cross_entropy_no_mean,
     affected=("W1", "b1", "W2", "b2", "W3", "b3"),
 )
+VALUE_BUGS += (SOFTMAX_NO_MEAN,)
 
 if __name__ == "__main__":
     show(SOFTMAX_NO_MEAN)
@@ -571,43 +462,11 @@ if __name__ == "__main__":
     print("\nanalytic / numerical, median per tensor:", {k: round(r, 6) for k, r in ratios.items()})
 
 # %% [markdown]
-# **How to tell it.** As in 1.2: every tensor fails by $1 - 1/N = 0.967$ and the ratio is $N = 30$
-# in every tensor. Which loss was in use tells which line lost its $1/N$. A ratio that is a
-# constant but *not* the batch size (2, say, or $C$) points at another forgotten constant of the
+# **How to tell it.** As in 1.2: every tensor fails by $1 - 1/N = 0.967$ and the ratio is
+# $N = 30$ in every tensor. Which loss was in use tells which line lost its $1/N$. A ratio that is
+# a constant but *not* the batch size (2, say, or $C$) points at another forgotten constant of the
 # same line.
 #
-# ### The five in one picture
-#
-# The largest relative error per tensor, correct code against each bug that `grad_check` can put
-# a number on (the shape bugs of 1.3 and 1.4 stop it with an error instead). The bands are
-# `grad_check`'s reading: below $10^{-7}$ right, above $10^{-2}$ a bug.
-
-# %%
-VALUE_BUGS = (RELU_NO_MASK, MSE_NO_MEAN, TRANSPOSED, SOFTMAX_NO_MEAN)
-SHAPE_BUGS = (TRANSPOSED_NON_SQUARE, BIAS_NO_KEEPDIMS, BIAS_WRONG_AXIS)
-
-if __name__ == "__main__":
-    fig = sm.new_figure(figsize=(9, 5.6))
-    if fig is not None:
-        axes = fig.subplots(2, 2)
-        for ax, bug in zip(axes.ravel(), VALUE_BUGS, strict=True):
-            right = {row["name"]: row["max_rel_error"] for row in bug.report(buggy=False)}
-            wrong = {row["name"]: row["max_rel_error"] for row in bug.report()}
-            x = np.arange(len(right))
-            ax.axhspan(1e-2, 1e2, color="C3", alpha=0.08)
-            ax.axhspan(1e-16, 1e-7, color="C2", alpha=0.08)
-            ax.bar(x - 0.2, [right[k] for k in right], 0.4, color="gray", label="correct code")
-            ax.bar(x + 0.2, [wrong[k] for k in right], 0.4, color="C3", label="with the bug")
-            ax.set_xticks(x, list(right))
-            ax.set_yscale("log")
-            ax.set(ylim=(1e-13, 1e1), title=f"{bug.name}\n{bug.wrong}")
-            ax.title.set_fontsize(9)
-        axes[0, 0].legend(loc="center left", fontsize=8)
-        for ax in axes[:, 0]:
-            ax.set_ylabel("max relative error")
-        sm.save_figure(fig, "fm_backward_bugs.png")
-
-# %% [markdown]
 # ## 2. Optimiser bugs: what the loss curve and the step sizes show
 #
 # A right gradient can still be used badly. These bugs pass every gradient check; they show in the
@@ -615,89 +474,83 @@ if __name__ == "__main__":
 #
 # ### 2.1 and 2.2 A learning rate too large, or too small
 #
-# Section 1 of `scratch_mlp.py` computed the curvature of the article's loss in $W_2$ at
-# initialisation: about 204, just above the limit $2/\eta = 200$ of the article's $\eta = 0.01$.
-# Gradient descent multiplies the error along a direction of curvature $\lambda$ by
-# $|1 - \eta\lambda|$ every step. At $\eta = 0.05$ that is $|1 - 0.05 \cdot 204| \approx 9$, and
-# about 85 for the squared error: the loss grows by tens of times per step, and faster still as
-# the growing weights make the loss steeper, until it overflows. `train` stops at the first loss
-# that is not finite and names the step. At $\eta = 10^{-6}$ the factor is $1 - 0.0002$ along
-# that steepest direction, and closer still to 1 along the flatter ones: after 2001 steps the loss
-# has gone from 1.59 to 1.00, where the article's rate reaches 0.042.
-#
-# To draw the curve of a run that `train` stops, `recording` wraps the loss function and keeps
-# every loss it computes, including the last one.
+# [The training loop, section 1](../scratch_mlp/#1-the-articles-loop) found the curvature of the
+# article's loss in $W_2$ at initialisation: about 204, just above the limit $2/\eta = 200$ of
+# its $\eta = 0.01$. Each step multiplies the error along a direction of curvature $\lambda$ by
+# $|1 - \eta\lambda|$. At $\eta = 0.05$ that is about 9, and 85 for the squared error: the loss
+# grows by tens of times per step until it overflows, and `train` stops at the first loss that is
+# not finite, naming the step. At $\eta = 10^{-6}$ the factor is $1 - 0.0002$: after 2001 steps
+# the loss has gone from 1.59 to 1.00, where the article's rate reaches 0.042.
 
 
 # %%
-def recording(loss_fn, losses: list):
-    """``loss_fn``, appending every loss it computes to ``losses`` (a list)."""
-
-    def loss_and_record(out, y):
-        loss, d_out = loss_fn(out, y)
-        losses.append(float(loss))
-        return loss, d_out
-
-    return loss_and_record
+def run(params, X, y, loss_fn, optimizer, steps: int):
+    """``train`` that keeps every finite loss: ``(params, losses, error)``, where ``error`` is
+    ``train``'s ``FloatingPointError`` message if it stopped, else ``None``."""
+    losses = []
+    try:
+        sm.train(params, X, y, loss_fn, optimizer, steps, on_step=lambda _, v, p: losses.append(v))
+    except FloatingPointError as error:
+        return params, losses, str(error)
+    return params, losses, None
 
 
 def run_sgd(lr: float, steps: int = 2001):
-    """SGD at ``lr`` on the sine problem: ``(losses, error)``, where ``error`` is ``train``'s
-    ``FloatingPointError`` message if it stopped, else ``None``; ``losses`` ends with the
-    non-finite loss that stopped it."""
-    params, X, y = sine_bench()
-    losses = []
-    try:
-        sm.train(params, X, y, recording(sm.mse_loss, losses), sm.SGD(lr), steps=steps)
-    except FloatingPointError as error:
-        return losses, str(error)
-    return losses, None
+    """SGD at ``lr`` on the sine problem: ``(params, losses, error)``."""
+    return run(*sine_bench(), sm.mse_loss, sm.SGD(lr), steps)
 
 
 def gradient_norm(params, X, y, loss_fn) -> float:
     """The length of the whole gradient, every tensor together."""
-    grads = backprop(params, X, y, loss_fn)
+    grads = sm.loss_and_grads(params, X, y, loss_fn)[1]
     return float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
 
 
 if __name__ == "__main__":
     lr_runs = {lr: run_sgd(lr) for lr in (0.05, 0.01, 1e-6)}
-    for lr, (losses, error) in lr_runs.items():
+    for lr, (_, losses, error) in lr_runs.items():
         ending = f"stopped: {error}" if error else f"loss after 2001 steps {losses[-1]:.4f}"
         print(f"lr = {lr:<6g} start {losses[0]:.4f}, {ending}")
     print("lr = 0.05, the loss of each step before it stopped:")
-    print("  " + ", ".join(f"{v:.3g}" for v in lr_runs[0.05][0]))
-
-    params, X, y = sine_bench()
-    print(f"\ngradient norm at the start: {gradient_norm(params, X, y, sm.mse_loss):.3f}")
+    print("  " + ", ".join(f"{v:.3g}" for v in lr_runs[0.05][1]))
+    start, X, y = sine_bench()
+    print(f"\ngradient norm at the start: {gradient_norm(start, X, y, sm.mse_loss):.3f}")
     for lr in (1e-6, 0.01):
-        params, X, y = sine_bench()
-        sm.train(params, X, y, sm.mse_loss, sm.SGD(lr), steps=2001)
-        print(f"after 2001 steps at lr = {lr:g}: {gradient_norm(params, X, y, sm.mse_loss):.3f}")
+        norm = gradient_norm(lr_runs[lr][0], X, y, sm.mse_loss)
+        print(f"after 2001 steps at lr = {lr:g}: {norm:.3f}")
 
+# %% tags=["fold"]
+# Figure: the loss curves at three learning rates
+if __name__ == "__main__":
     fig = sm.new_figure(figsize=(9, 3.6))
     if fig is not None:
         left, right = fig.subplots(1, 2, width_ratios=[1, 2])
-        losses, error = lr_runs[0.05]
-        finite = [v for v in losses if np.isfinite(v)]
-        left.semilogy(finite, "o-", color="C3", label="lr = 0.05")
-        left.plot(len(finite), finite[-1], "x", color="C3", ms=12, mew=2)
+        losses = lr_runs[0.05][1]
+        left.semilogy(losses, "o-", color="C3", label="lr = 0.05")
         left.annotate(
-            f"step {len(finite)}: loss = {losses[-1]},\ntrain raises",
-            (len(finite), finite[-1]),
-            xytext=(0.5, 1e60),
+            f"step {len(losses)}: the loss is inf,\ntrain raises",
+            (len(losses) - 1, losses[-1]),
+            xytext=(0.3, 1e60),
             arrowprops={"arrowstyle": "->"},
         )
-        left.set(xlabel="step", ylabel="MSE loss (log scale)", xticks=range(len(finite) + 1))
+        left.set(xlabel="step", ylabel="MSE loss (log scale)", xticks=range(len(losses) + 1))
         left.set_title("Too large: lr = 0.05", fontsize=10)
         for lr, color, label in [(0.01, "C0", "the article's"), (1e-6, "C1", "too small")]:
-            right.semilogy(lr_runs[lr][0], color=color, label=f"lr = {lr:g} ({label})")
+            right.semilogy(lr_runs[lr][1], color=color, label=f"lr = {lr:g} ({label})")
         right.axhline(0.01, color="gray", ls="--", lw=1, label="noise floor 0.01")
         right.set(xlabel="step", ylim=(5e-3, 20))
         right.set_title("Right, and too small", fontsize=10)
         right.legend(fontsize=8)
         fig.suptitle("SGD on the article's network, three learning rates")
-        sm.save_figure(fig, "fm_learning_rate.png")
+        sm.save_figure(
+            fig,
+            "fm_learning_rate.png",
+            alt=(
+                "Left: at lr 0.05 the loss rises from 1.6 to about 1e120 in seven steps before "
+                "train stops. Right: at the article's lr 0.01 the loss falls to 0.042, near the "
+                "noise floor 0.01, in 2001 steps, while at lr 1e-6 it only drifts from 1.6 to 1.0."
+            ),
+        )
 
 # %% [markdown]
 # **How to tell them.** Too large: the loss *rises* from the first steps, by tens of times per
@@ -713,13 +566,10 @@ if __name__ == "__main__":
 # Adam's moments start at $m_0 = v_0 = 0$, so after $t$ steps of a constant gradient $g$ they are
 # $m_t = (1 - \beta_1^t)\,g$ and $v_t = (1 - \beta_2^t)\,g^2$: biased towards 0. Bias correction
 # divides that factor out. Without it the step is
-#
-# $$\eta\,\frac{m_t}{\sqrt{v_t}} = \eta\,\frac{1 - \beta_1^t}{\sqrt{1 - \beta_2^t}}
-#   \quad\text{instead of } \eta,$$
-#
-# which is $\eta \cdot 0.1 / \sqrt{0.001} = 3.16\,\eta$ at $t = 1$, grows to $6.6\eta$ at
-# $t = 12$, and is still above $\eta$ after a thousand steps. `scratch_mlp.Adam` has the switch
-# `bias_correction=False`, which gives the article's formula.
+# $\eta\,(1 - \beta_1^t)/\sqrt{1 - \beta_2^t}$ instead of $\eta$: $3.16\,\eta$ at $t = 1$,
+# $6.6\,\eta$ at $t = 12$, still above $\eta$ after a thousand steps ([the training loop,
+# section 5](../scratch_mlp/#5-adam-versus-sgd) plots it).
+# `scratch_mlp.Adam(bias_correction=False)` gives that, the article's formula.
 #
 # ### 2.4 Adam with its step count advanced once per tensor
 #
@@ -731,9 +581,8 @@ if __name__ == "__main__":
 # $$\eta\,\frac{1 - \beta_1^k}{1 - \beta_1^t}\sqrt{\frac{1 - \beta_2^t}{1 - \beta_2^k}}
 #   \quad\text{instead of } \eta.$$
 #
-# On the first step, the later tensors move *less* than $\eta$ (the first-moment factor is below
-# 1), and for the next few hundred steps every tensor moves *more*, up to $\sqrt T\,\eta$ (the
-# second-moment factor tends to $\sqrt{T k / k}$ while $\beta_2^{Tk}$ is still close to 1).
+# On the first step the later tensors move *less* than $\eta$ (the first-moment factor is below
+# 1), and for the next few hundred steps every tensor moves *more*, up to $\sqrt T\,\eta$.
 
 
 # %%
@@ -759,11 +608,8 @@ class AdamPerParameterT(sm.Adam):
 
 def step_sizes(optimizer, grads, steps: int) -> dict[str, np.ndarray]:
     """Feed ``optimizer`` the same ``grads`` ``steps`` times; per tensor, each step's largest
-    move divided by ``optimizer.lr``: an array of shape (steps,).
-
-    For a constant gradient, Adam's bias-corrected moments are exactly ``g`` and ``g**2``, so
-    every correct step is ``lr`` (up to ``eps``) whatever the gradient's scale.
-    """
+    move divided by ``optimizer.lr``: an array of shape (steps,). For a constant gradient every
+    correct Adam step is ``lr`` (up to ``eps``), whatever the gradient's scale."""
     params = {name: np.zeros_like(g) for name, g in grads.items()}
     sizes = {name: np.empty(steps) for name in grads}
     for k in range(steps):
@@ -781,11 +627,11 @@ ADAM_VARIANTS = {
 }
 
 if __name__ == "__main__":
-    grads = backprop(*sine_bench(), sm.mse_loss)  # four tensors of very different scales
+    grads = sm.loss_and_grads(*sine_bench(), sm.mse_loss)[1]  # four tensors, different scales
     adam_steps = {label: step_sizes(make(), grads, 3000) for label, make in ADAM_VARIANTS.items()}
     print("step size / lr for a constant gradient, per tensor:")
     for label, sizes in adam_steps.items():
-        for k in (0, 1, 9, 99, 999):
+        for k in (0, 9, 99, 999):
             print(
                 f"  {label:18s} step {k + 1:4d}: "
                 + "  ".join(f"{name} {s[k]:.3f}" for name, s in sizes.items())
@@ -815,32 +661,6 @@ if __name__ == "__main__":
             + f"   after 300: {losses[-1]:.4f}"
         )
 
-    fig = sm.new_figure(figsize=(9, 3.6))
-    if fig is not None:
-        left, right = fig.subplots(1, 2)
-        t = np.arange(1, 3001)
-        left.semilogx(t, adam_steps["Adam"]["W1"], color="C0", lw=3, label="Adam, every tensor")
-        left.semilogx(
-            t, adam_steps["no bias correction"]["W1"], color="C3", label="no bias correction"
-        )
-        for i, (name, sizes) in enumerate(adam_steps["t per tensor"].items()):
-            left.semilogx(
-                t, sizes, color="C1", lw=1, alpha=0.4 + 0.2 * i, label=f"t per tensor: {name}"
-            )
-        left.set(
-            xlabel="step", ylabel="step size / lr", title="Constant gradient: steps should be lr"
-        )
-        left.title.set_fontsize(10)
-        left.legend(fontsize=7)
-        for label, color in [("Adam", "C0"), ("no bias correction", "C3"), ("t per tensor", "C1")]:
-            right.semilogy(adam_runs[label], color=color, label=label)
-        right.set(
-            xlabel="step", ylabel="MSE loss (log scale)", title="The article's network, lr = 0.01"
-        )
-        right.title.set_fontsize(10)
-        right.legend(fontsize=8)
-        sm.save_figure(fig, "fm_adam.png")
-
 # %% [markdown]
 # ## 3. Initialisation
 #
@@ -852,14 +672,12 @@ if __name__ == "__main__":
 #
 # - **Weights and biases all 0.** Every pre-activation is $Z_1 = X \cdot 0 + 0 = 0$, on the ReLU's
 #   kink, where we take its derivative to be 0; and $W_2 = 0$ sends no gradient back anyway
-#   ($\texttt{d\_A1} = \texttt{d\_out}\,W_2^\top = 0$). $\texttt{dW1}$, $\texttt{db1}$ and
-#   $\texttt{dW2} = A_1^\top\,\texttt{d\_out}$ are all exactly zero, forever. Only $b_2$ learns,
-#   and the network predicts the mean of $y$.
+#   (`d_A1 = d_out @ W2.T` is 0). `dW1`, `db1` and `dW2 = A1.T @ d_out` are all exactly zero,
+#   forever. Only $b_2$ learns, and the network predicts the mean of $y$.
 # - **Weights 0, hidden biases not.** Now the units are on, and they learn, but **symmetrically**.
-#   Every hidden unit $j$ computes the same $Z_{1,:j}$ from the same weights, so it receives the
-#   same gradient, takes the same step, and stays identical to every other: the columns of $W_1$,
-#   the entries of $b_1$ and the rows of $W_2$ remain equal to each other forever. Sixty-four units
-#   do the work of one, and a single ReLU can bend the line only once.
+#   Every hidden unit computes the same $Z_1$ column from the same weights, so it receives the
+#   same gradient, takes the same step, and stays identical to every other: sixty-four units do
+#   the work of one, and a single ReLU can bend the line only once.
 #
 # Random initialisation exists to break this symmetry; the scale of the random numbers is the
 # subject of 3.2.
@@ -882,8 +700,8 @@ def train_zero_init(hidden_bias: float, steps: int = 2001):
 
 
 def unit_spread(params) -> dict[str, float]:
-    """How much the hidden units differ: the largest difference between two units' incoming
-    weights, biases and outgoing weights. 0 means all hidden units are identical."""
+    """The largest difference between two hidden units' incoming weights, biases and outgoing
+    weights. 0 means all hidden units are identical."""
     return {
         "W1 columns": float(np.ptp(params["W1"], axis=1).max()),
         "b1 entries": float(np.ptp(params["b1"])),
@@ -906,76 +724,48 @@ if __name__ == "__main__":
             f"  W1 moved by {np.abs(params['W1']).max():.3g}, b2 is now {params['b2'][0, 0]:+.4f}"
         )
 
-    fig = sm.new_figure(figsize=(7, 3.8))
-    if fig is not None:
-        ax = fig.subplots()
-        x_fine = np.linspace(-np.pi, np.pi, 400).reshape(-1, 1)
-        ax.scatter(X_sine[:, 0], y_sine[:, 0], s=8, color="gray", label="data")
-        fits = [
-            (he_params, "C0", f"He: loss {he_losses[-1]:.3f}"),
-            (zero_runs[0.1][0], "C1", f"zero weights, bias 0.1: loss {zero_runs[0.1][1][-1]:.3f}"),
-            (zero_runs[0.0][0], "C3", f"all zero: loss {zero_runs[0.0][1][-1]:.3f}"),
-        ]
-        for params, color, label in fits:
-            ax.plot(
-                x_fine[:, 0],
-                sm.mlp_forward(params, x_fine)[0][:, 0],
-                color=color,
-                lw=2,
-                label=label,
-            )
-        ax.set(
-            xlabel="x", ylabel="y", title="After 2001 steps of SGD: 64 units, or 64 copies of one"
-        )
-        ax.legend(fontsize=8)
-        sm.save_figure(fig, "fm_zero_init.png")
-
 # %% [markdown]
 # **How to tell it.** The gradient is right and the loss curve only says "stuck high". Look at
 # the parameters: hidden units that are exact copies of each other (a spread of 0 between them)
-# can only come from a symmetric start. A fit with a single bend, from a network with many units,
-# is the picture of it.
+# can only come from a symmetric start.
 #
 # **A gradient check at a symmetric point checks little.** At the zero start the first layer's
 # gradients are exactly 0, because $W_2 = 0$ sends nothing back, so a bug there has nothing to
-# corrupt: with the ReLU mask of 1.1 forgotten, the check still passes on every tensor. (With the
-# biases at 0 too, it even finds every first-layer entry on a kink and checks none of them.) Check
+# corrupt: with the ReLU mask of 1.1 forgotten, the check still passes on every tensor. Check
 # gradients at a random point, such as He's initialisation; never at a zero or symmetric one.
 
 # %%
 if __name__ == "__main__":
     print("grad_check at the zero start (hidden bias 0.1), with the ReLU mask forgotten:")
-    with RELU_NO_MASK.planted() as loss_fn:
-        print(sm.format_grad_check(sm.grad_check_report(zero_start(0.1), X_sine, y_sine, loss_fn)))
-    print("\nthe same at the zero start with the biases at 0 too:")
-    with RELU_NO_MASK.planted() as loss_fn:
-        print(sm.format_grad_check(sm.grad_check_report(zero_start(0.0), X_sine, y_sine, loss_fn)))
-#
+    bug = RELU_NO_MASK
+    print(sm.grad_check(zero_start(0.1), X_sine, y_sine, bug.loss_fn, activation=bug.activation))
+
+# %% [markdown]
 # ### 3.2 A weight scale far too small, or far too large
 #
 # He initialisation keeps the signal's scale from layer to layer: with
-# $\operatorname{Var}(w) = 2/\text{fan\_in}$,
+# $\operatorname{Var}(w) = 2/\mathrm{fan}_\mathrm{in}$,
 # $\operatorname{Var}(Z_l) \approx \operatorname{Var}(Z_{l-1})$.
 # With any other standard deviation $\sigma$, every layer multiplies the scale of $Z$ by about
-# $\sigma\sqrt{\text{fan\_in}/2}$, and in a deep network that factor is raised to the depth. Take
-# eight hidden layers of 64 units on the 600 spiral points, with $\sigma = 0.01$ where He's is
-# $\sqrt{2/64} = 0.18$: a factor $0.057$ per layer, and the logits come out around $10^{-13}$.
-# With $\sigma = 1$: a factor $5.7$ per layer, and logits around $10^{5}$. (The first layer has
-# fan-in 2, where He's $\sigma$ is 1.)
+# $\sigma\sqrt{\mathrm{fan}_\mathrm{in}/2}$, and in a deep network that factor is raised to the
+# depth. Take eight hidden layers of 64 units on the 600 spiral points, with $\sigma = 0.01$ where
+# He's is $\sqrt{2/64} = 0.18$: a factor $0.057$ per layer, and the logits come out around
+# $10^{-13}$. With $\sigma = 1$: a factor $5.7$ per layer, and logits around $10^{5}$. (The first
+# layer has fan-in 2, where He's $\sigma$ is 1.)
 #
 # The dead fraction of each layer (units inactive on every one of the 600 points) says something
 # surprising at initialisation: **it does not depend on the scale at all.** With zero biases,
 # $\operatorname{ReLU}(c\,z) = c\operatorname{ReLU}(z)$ for $c > 0$, so multiplying every weight
-# by $c$ multiplies every activation by a power of $c$ and switches no unit on or off. The scale
-# shows in what the *first update* does, measured below as the size of the first SGD step
-# ($\eta = 0.1$) against the size of what it changes:
+# by $c$ switches no unit on or off. The scale shows in what the *first update* does, measured
+# below as the size of the first SGD step ($\eta = 0.1$) against the size of what it changes:
 #
 # - **too small**: the logits are all about 0, so the loss is $\log 3 = 1.0986$, chance for three
 #   classes. The weights' gradients vanish with the signal, but the biases' do not: in the last
 #   hidden layer one bias step is ten million times the spread of the $Z$ it is added to. A bias
 #   pushed below the vanishing signal kills its unit on every point: about half the units of the
-#   last three layers die on the first step, and the loss stays at chance for 100 steps.
-# - **too large**: the loss is $2.5 \times 10^5$ and the gradients reach $10^5$. The first step
+#   last three layers die on the first step, and the loss stays at chance for 40 steps, while
+#   He's start is down to 0.23.
+# - **too large**: the loss is $2.5 \times 10^5$ and the gradients are huge. The first step
 #   moves the weights of every layer by hundreds of times the largest of them; half or more of the
 #   units of every layer die, the first layer included; the loss becomes $10^{32}$, then
 #   $10^{183}$, then NaN, and `train` stops at step 3.
@@ -991,22 +781,27 @@ def spiral_data():
     return sm.make_spirals(np.random.default_rng(0))
 
 
+def deep_network(weight_std):
+    """The eight-hidden-layer network, all layers initialised with ``weight_std`` (None: He)."""
+    return sm.init_mlp(DEEP_SIZES, np.random.default_rng(1), weight_std=weight_std)
+
+
 def layer_stats(params, X):
     """Per hidden layer, the standard deviation of its pre-activation ``Z`` and its fraction of
     dead units (inactive on every row of ``X``); and the standard deviation of the output."""
     out, cache = sm.mlp_forward(params, X)
-    z_std = [float(Z.std()) for _, Z in cache if Z is not None]
-    dead = [float(np.mean(~on.any(axis=0))) for on in sm.relu_pattern(cache)]
-    return z_std, dead, float(out.std())
+    Zs = [Z for _, backward, Z in cache if backward is not None]  # the ReLU caches its input Z
+    dead = [float(np.mean(~(Z > 0).any(axis=0))) for Z in Zs]
+    return [float(Z.std()) for Z in Zs], dead, float(out.std())
 
 
 def first_step_ratios(weight_std, lr: float = 0.1):
-    """How far the first SGD step moves things, per layer: the largest bias step over the
+    """How far the first SGD step moves things, per hidden layer: the largest bias step over the
     standard deviation of that layer's ``Z``, and the largest weight step over the largest
-    weight. Two lists, one entry per hidden layer."""
+    weight."""
     X, labels = spiral_data()
     params = deep_network(weight_std)
-    grads = backprop(params, X, labels, sm.softmax_cross_entropy)
+    grads = sm.loss_and_grads(params, X, labels, sm.softmax_cross_entropy)[1]
     z_std = layer_stats(params, X)[0]
     hidden = range(1, len(DEEP_SIZES) - 1)
     bias = [lr * np.abs(grads[f"b{l}"]).max() / z_std[l - 1] for l in hidden]
@@ -1014,20 +809,11 @@ def first_step_ratios(weight_std, lr: float = 0.1):
     return [float(v) for v in bias], [float(v) for v in weight]
 
 
-def deep_network(weight_std):
-    """The eight-hidden-layer network, all layers initialised with ``weight_std`` (None: He)."""
-    return sm.init_mlp(DEEP_SIZES, np.random.default_rng(1), weight_std=weight_std)
-
-
 def train_deep(weight_std, steps: int, lr: float = 0.1):
     """SGD on the spirals from ``deep_network(weight_std)``: ``(params, losses, error)``."""
-    X, labels = spiral_data()
-    params, losses = deep_network(weight_std), []
-    try:
-        sm.train(params, X, labels, recording(sm.softmax_cross_entropy, losses), sm.SGD(lr), steps)
-    except FloatingPointError as error:
-        return params, losses, str(error)
-    return params, losses, None
+    return run(
+        deep_network(weight_std), *spiral_data(), sm.softmax_cross_entropy, sm.SGD(lr), steps
+    )
 
 
 if __name__ == "__main__":
@@ -1037,82 +823,87 @@ if __name__ == "__main__":
         init_stats[label] = layer_stats(deep_network(weight_std), X_spiral)
         one_step_stats[label] = layer_stats(train_deep(weight_std, steps=1)[0], X_spiral)
         z_std, dead, out_std = init_stats[label]
-        print(f"{label}:")
-        print("  std of Z per layer at init:  " + " ".join(f"{v:7.1e}" for v in z_std))
-        print(f"  std of the logits at init:   {out_std:.1e}")
-        print("  dead fraction at init:       " + " ".join(f"{v:7.2f}" for v in dead))
-        print(
-            "  dead after one SGD step:     "
-            + " ".join(f"{v:7.2f}" for v in one_step_stats[label][1])
-        )
         bias_ratio, weight_ratio = first_step_ratios(weight_std)
-        print("  first step: bias / std Z:    " + " ".join(f"{v:7.1e}" for v in bias_ratio))
-        print("  first step: weight / |W|max: " + " ".join(f"{v:7.1e}" for v in weight_ratio))
-        _, losses, error = train_deep(weight_std, steps=100)
+        print(f"{label}:")
+        for row, values, fmt in [
+            ("std of Z per layer at init ", z_std, "7.1e"),
+            ("dead fraction at init      ", dead, "7.2f"),
+            ("dead after one SGD step    ", one_step_stats[label][1], "7.2f"),
+            ("first step: bias / std Z   ", bias_ratio, "7.1e"),
+            ("first step: weight / |W|max", weight_ratio, "7.1e"),
+        ]:
+            print(f"  {row} " + " ".join(format(v, fmt) for v in values))
+        print(f"  std of the logits at init:   {out_std:.1e}")
+        _, losses, error = train_deep(weight_std, steps=40)
         if error:
             print(
                 "  SGD, lr = 0.1, the loss of each step: " + ", ".join(f"{v:.3g}" for v in losses)
             )
             print(f"  {error}")
         else:
-            print(f"  100 steps of SGD, lr = 0.1: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+            print(f"  40 steps of SGD, lr = 0.1: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
 
+# %% tags=["fold"]
+# Figure: the spread of Z per layer, and the dead units before and after one step
+if __name__ == "__main__":
     fig = sm.new_figure(figsize=(10, 3.8))
     if fig is not None:
         left, middle, right = fig.subplots(1, 3)
         layers = np.arange(1, len(DEEP_SIZES) - 1)
-        for (label, (z_std, _, _)), color in zip(
-            init_stats.items(), ["C0", "C2", "C3"], strict=True
-        ):
-            left.semilogy(layers, z_std, "o-", color=color, label=label)
-            right.plot(layers, one_step_stats[label][1], "o-", color=color, label=label)
-        for (label, (_, dead, _)), color, size in zip(
+        for (label, (z_std, dead, _)), color, size in zip(
             init_stats.items(), ["C0", "C2", "C3"], [10, 6, 3], strict=True
         ):
+            left.semilogy(layers, z_std, "o-", color=color, label=label)
             middle.plot(layers, dead, "o-", color=color, ms=size, label=label)
-        left.set(
-            xlabel="hidden layer", ylabel="std of Z", title="Pre-activations at initialisation"
-        )
+            right.plot(layers, one_step_stats[label][1], "o-", color=color, label=label)
+        left.set(xlabel="hidden layer", ylabel="std of Z", title="Pre-activations at init")
         middle.set(
             xlabel="hidden layer",
             ylabel="fraction of dead units",
             ylim=(-0.03, 1.03),
-            title="Dead units at initialisation: the same",
+            title="Dead units at init: the same",
         )
-        right.set(xlabel="hidden layer", ylim=(-0.03, 1.03), title="Dead units after one SGD step")
+        right.set(xlabel="hidden layer", ylim=(-0.03, 1.03), title="Dead units after one step")
         for ax in (left, middle, right):
             ax.title.set_fontsize(10)
             ax.legend(fontsize=7)
-        sm.save_figure(fig, "fm_init_scale.png")
+        sm.save_figure(
+            fig,
+            "fm_init_scale.png",
+            alt=(
+                "Three panels over the eight hidden layers. Left, log scale: the spread of Z "
+                "falls geometrically to 1e-11 for sigma 0.01, stays near 0.5 for He, and rises "
+                "to 1e5 for sigma 1. Middle: the dead fractions at initialisation are the same "
+                "three curves on top of each other. Right: after one SGD step the too-large "
+                "start has half or more dead units in every layer, the too-small start in the "
+                "last three, He's almost unchanged."
+            ),
+        )
 
 # %% [markdown]
 # **How to tell them.** Print the standard deviation of each layer's $Z$ at initialisation: it
-# should stay roughly constant from the first layer to the last. A geometric fall
-# means too small (and a classifier's loss pinned at $\log C$); a geometric rise means too large (a
-# first loss in the thousands or more, then the same blow-up as a learning rate too large, but
-# from the first step). A dead fraction that jumps after the first step, while the
-# gradient check passes, is the mark of an update far out of scale with the signal.
+# should stay roughly constant from the first layer to the last. A geometric fall means too small
+# (and a classifier's loss pinned at $\log C$); a geometric rise means too large (a first loss in
+# the thousands or more, then the same blow-up as a learning rate too large, but from the first
+# step). A dead fraction that jumps after the first step, while the gradient check passes, is the
+# mark of an update far out of scale with the signal.
 #
 # ## 4. Numerical bugs in the softmax
 #
 # Both bugs below compute the right function. They are exact for ordinary logits and break only
 # for large ones, which is what makes them dangerous: a test on small random logits passes.
 #
-# ### 4.1 Softmax without subtracting the row max
-#
-# $e^z$ overflows float64 for $z > \log(1.8 \times 10^{308}) = 709.78$. Without the row max,
-# a logit of 1000 gives `inf / inf = nan` for its own probability, and 0 for every other class
-# ($e^{z} / \infty$). The fix costs one subtraction: softmax is unchanged by any shift of a row,
-# and with $z - \max_c z_c$ the largest exponent is $e^0 = 1$.
-#
-# ### 4.2 The log of a softmax that underflows
-#
-# Even a stable softmax cannot give $\log p$ for a badly wrong class. With logits $(m, 0)$, the
-# probability of the second class is $1/(1 + e^{m})$; below the smallest float64,
-# $4.9 \times 10^{-324} = e^{-744.4}$, it rounds to 0, and $-\log 0 = \infty$. The loss of that
-# example is just $m + \log(1 + e^{-m}) \approx m$, perfectly finite:
-# `softmax_cross_entropy` computes it as log-sum-exp minus the true logit and never takes the log
-# of a probability.
+# - **4.1 Softmax without subtracting the row max.** $e^z$ overflows float64 for
+#   $z > \log(1.8 \times 10^{308}) = 709.78$. Without the row max a logit of 1000 gives
+#   `inf / inf = nan` for its own probability, and 0 for every other class. The fix costs one
+#   subtraction: softmax is unchanged by any shift of a row, and with $z - \max_c z_c$ the largest
+#   exponent is $e^0 = 1$.
+# - **4.2 The log of a softmax that underflows.** Even a stable softmax cannot give $\log p$ for a
+#   badly wrong class. With logits $(m, 0)$ the probability of the second class is
+#   $1/(1 + e^{m})$; below the smallest float64, $4.9 \times 10^{-324} = e^{-744.4}$, it rounds
+#   to 0, and $-\log 0 = \infty$. The loss of that example is just $m + \log(1 + e^{-m}) \approx
+#   m$, perfectly finite: `softmax_cross_entropy` computes it as log-sum-exp minus the true logit
+#   and never takes the log of a probability.
 #
 # `cross_entropy_via_softmax` is the cross-entropy written the obvious way, $-\log p_{n y_n}$,
 # with the softmax of your choice: `softmax_no_max` (4.1) or the stable `scratch_mlp.softmax`
@@ -1140,36 +931,38 @@ def cross_entropy_via_softmax(logits, labels, softmax=sm.softmax):
     return loss, d_logits / N
 
 
+CROSS_ENTROPIES = {  # the same loss, three ways
+    "softmax_cross_entropy": sm.softmax_cross_entropy,
+    "log(softmax)": cross_entropy_via_softmax,
+    "log(softmax without the max)": functools.partial(
+        cross_entropy_via_softmax, softmax=softmax_no_max
+    ),
+}
+
+
 def three_losses(margins, label: int = 1):
     """The loss of one example with logits ``(m, 0)`` and true class ``label``, for each margin
-    ``m``, computed three ways: stable, the log of the stable softmax, the log of
-    ``softmax_no_max``. NumPy's overflow and divide warnings are silenced: the values show it."""
-    losses = {"softmax_cross_entropy": [], "log(softmax)": [], "log(softmax without the max)": []}
+    ``m``, computed the three ways. NumPy's overflow and divide warnings are silenced: the values
+    show it."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        for m in margins:
-            logits, labels = np.array([[m, 0.0]]), np.array([label])
-            losses["softmax_cross_entropy"].append(sm.softmax_cross_entropy(logits, labels)[0])
-            losses["log(softmax)"].append(cross_entropy_via_softmax(logits, labels)[0])
-            losses["log(softmax without the max)"].append(
-                cross_entropy_via_softmax(logits, labels, softmax_no_max)[0]
-            )
-    # + 0.0 turns the -0.0 of -log(1.0) into 0.0.
-    return {name: np.array(values) + 0.0 for name, values in losses.items()}
+        # + 0.0 turns the -0.0 of -log(1.0) into 0.0.
+        return {
+            name: np.array([loss(np.array([[m, 0.0]]), np.array([label]))[0] for m in margins])
+            + 0.0
+            for name, loss in CROSS_ENTROPIES.items()
+        }
 
 
 if __name__ == "__main__":
     with np.errstate(over="ignore", invalid="ignore"):
         print(f"softmax_no_max([[1000, 0]])  = {softmax_no_max(np.array([[1000.0, 0.0]]))}")
     print(f"scratch_mlp.softmax(same)    = {sm.softmax(np.array([[1000.0, 0.0]]))}")
-    print(f"log(float64 max)      = {np.log(np.finfo(np.float64).max):.2f}   (exp overflows above)")
-    print(
-        f"-log(smallest float64) = {-np.log(np.finfo(np.float64).smallest_subnormal):.2f}"
-        "   (exp(-m) underflows to 0 above)"
-    )
-    print(
-        f"float32: {np.log(np.finfo(np.float32).max):.2f} and "
-        f"{-np.log(float(np.finfo(np.float32).smallest_subnormal)):.2f}"
-    )
+    for dtype in (np.float64, np.float32):
+        info = np.finfo(dtype)
+        print(
+            f"{info.dtype}: exp overflows above {np.log(info.max):.2f}, exp(-m) underflows to 0 "
+            f"above {-np.log(float(info.smallest_subnormal)):.2f}"
+        )
     margins = [10.0, 100.0, 700.0, 720.0, 760.0, 1e4]
     for label in (0, 1):
         table = three_losses(margins, label)
@@ -1183,74 +976,25 @@ if __name__ == "__main__":
 # where $e^m = \infty$ makes $p_1 = 1/\infty = 0$; the log of the stable softmax holds until about
 # 745, where $p_1 \approx e^{-m}$ rounds to 0. With the true class 0 (confidently right) the loss
 # should be about 0: the log of the stable softmax gets it, and the naive softmax gives NaN,
-# $\infty/\infty$.
-#
-# In float32 the thresholds are 88.72 and about 103: a float32 network breaks with logits that are
-# merely large.
+# $\infty/\infty$. In float32 the thresholds are 88.72 and about 103: a float32 network breaks
+# with logits that are merely large.
 #
 # **In training.** Large logits are not exotic: they are the too-large initialisation of section
 # 3.2, or a run whose learning rate is a little too large. On that network the naive losses stop
 # `train` at step 0, where the stable one reports a huge but finite loss, and a gradient.
 # `train`'s message says so: at step 0 no update has happened yet, so a loss that is not finite
 # there is never the learning rate's fault. Look at the loss function, the data and the
-# initialisation. (Called outside `train`, the naive losses also make NumPy warn of an overflow in
-# `exp` or a division by zero in `log`: those warnings are the first clue.)
+# initialisation.
 
 # %%
 if __name__ == "__main__":
     X_spiral, labels_spiral = spiral_data()
-    for name, loss_fn in [
-        ("stable", sm.softmax_cross_entropy),
-        (
-            "log(softmax without the max)",
-            lambda z, y: cross_entropy_via_softmax(z, y, softmax_no_max),
-        ),
-        ("log(softmax)", cross_entropy_via_softmax),
-    ]:
-        params = deep_network(1.0)
+    for name, loss_fn in CROSS_ENTROPIES.items():
         try:
-            with np.errstate(divide="ignore"):  # train silences only overflow and invalid
-                losses = sm.train(params, X_spiral, labels_spiral, loss_fn, sm.SGD(1e-3), steps=1)
+            losses = sm.train(deep_network(1.0), X_spiral, labels_spiral, loss_fn, sm.SGD(1e-3), 1)
             print(f"{name:30s} first loss {losses[0]:.6g}")
         except FloatingPointError as error:
             print(f"{name:30s} {error}")
-
-    margins = np.linspace(0, 1000, 2001)
-    fig = sm.new_figure(figsize=(9, 3.6))
-    if fig is not None:
-        axes = fig.subplots(1, 2)
-        styles = [("C0", 5, "-"), ("C1", 2.5, "-"), ("C3", 1.5, "--")]
-        for ax, label in zip(axes, (1, 0), strict=True):
-            for (name, values), (color, lw, ls) in zip(
-                three_losses(margins, label).items(), styles, strict=True
-            ):
-                ax.plot(
-                    margins,
-                    np.where(np.isfinite(values), values, np.nan),
-                    color=color,
-                    lw=lw,
-                    ls=ls,
-                    label=name,
-                )
-                broken = ~np.isfinite(values)
-                if broken.any():
-                    first = int(np.argmax(broken))
-                    ax.axvspan(margins[first], margins[-1], color=color, alpha=0.12, lw=0)
-                    ax.text(
-                        margins[first] + 6,
-                        0.1,
-                        f"{values[first]} from m = {margins[first]:g}",
-                        transform=ax.get_xaxis_transform(),  # x in data, y in axes units
-                        rotation=90,
-                        va="bottom",
-                        color=color,
-                        fontsize=8,
-                    )
-            ax.set(xlabel="m, logits (m, 0)", title=f"true class {label}")
-        axes[0].set_ylabel("loss of the example")
-        axes[0].legend(fontsize=8, loc="upper left")
-        fig.suptitle("The same loss, three ways: where each one breaks")
-        sm.save_figure(fig, "fm_softmax_overflow.png")
 
 # %% [markdown]
 # ## 5. False alarms: a gradient check that fails on correct code
@@ -1261,48 +1005,40 @@ if __name__ == "__main__":
 # ### 5.1 Finite differences in float32
 #
 # The centred difference $\frac{L(\theta + h) - L(\theta - h)}{2h}$ subtracts two nearly equal
-# numbers: each carries a rounding error of about $\varepsilon_\text{mach} |L|$, and the division
-# by $2h$ magnifies it to about $\varepsilon_\text{mach} |L| / h$. In float64,
-# $\varepsilon_\text{mach} = 2.2 \times 10^{-16}$ and with $h = 10^{-5}$ that is $10^{-11}$:
-# invisible. In float32, $\varepsilon_\text{mach} = 1.2 \times 10^{-7}$ and it is $10^{-2}$, the
-# size of a real bug. Making $h$ larger shrinks the rounding error but steps over more ReLU kinks
-# (and, in a smooth network, adds the $O(h^2)$ error of the formula; the MSE of a ReLU network is
-# piecewise quadratic in each parameter, so between kinks the centred difference is exact). Making
-# it smaller makes the rounding worse, until $\theta + h$ rounds back to $\theta$ and the
-# difference is $0/0$. The error as a function of $h$ is a V, and float32's V never gets below
-# $10^{-3}$.
-#
-# That is why `grad_check` casts everything to float64 before it differentiates: a float32
-# network is checked in float64 and passes. The float32 *analytic* gradient, compared with the
-# float64 finite difference, is off by float32's own precision, a few times $10^{-7}$, which reads
-# "look closer" rather than "right": to check a float32 backward pass, expect that, no better.
+# numbers: each carries a rounding error of about $\varepsilon_\mathrm{mach} |L|$, and the
+# division by $2h$ magnifies it to about $\varepsilon_\mathrm{mach} |L| / h$. In float64,
+# $\varepsilon_\mathrm{mach} = 2.2 \times 10^{-16}$ and with $h = 10^{-5}$ that is $10^{-11}$:
+# invisible. In float32, $\varepsilon_\mathrm{mach} = 1.2 \times 10^{-7}$ and it is $10^{-2}$, the
+# size of a real bug. That is why `grad_check` casts everything to float64 before it
+# differentiates: the float32 network below passes it. Computed in float32, the same differences
+# fail a correct gradient.
 
 # %%
 if __name__ == "__main__":
     params, X, y = sine_bench()
-    analytic, numeric32, kinks, floor = gradients(params, X, y, sm.mse_loss, dtype=np.float32)
+    analytic = sm.loss_and_grads(params, X, y, sm.mse_loss)[1]
+    numeric32 = numeric_grads(params, X, y, sm.mse_loss, dtype=np.float32)
     print("float32 finite differences (h = 1e-5) against the float64 analytic gradient:")
     for name in params:
-        error = sm.relative_error(analytic[name], numeric32[name], floor)[~kinks[name]].max()
-        print(f"  {name}: max relative error {error:.2e}   {sm.grad_check_verdict(error)}")
+        a, n = analytic[name], numeric32[name]
+        passes = np.all(np.abs(a - n) <= 1e-8 + 1e-6 * np.abs(n))
+        print(
+            f"  {name}: max relative error {max_rel_error(a, n):.2e}   {'ok' if passes else 'FAIL'}"
+        )
 
     params32 = {name: p.astype(np.float32) for name, p in params.items()}
     X32, y32 = X.astype(np.float32), y.astype(np.float32)
     print("\ngrad_check on the float32 network (it computes in float64):")
-    print(sm.format_grad_check(sm.grad_check_report(params32, X32, y32, sm.mse_loss)))
+    print(sm.grad_check(params32, X32, y32, sm.mse_loss))
 
-    out32, cache32 = sm.mlp_forward(params32, X32)
-    analytic32 = sm.mlp_backward(params32, cache32, sm.mse_loss(out32, y32)[1])
-    _, numeric64, kinks, floor = gradients(params, X, y, sm.mse_loss)
-    print("\nthe float32 analytic gradient against float64 finite differences:")
-    for name in params:
-        error = sm.relative_error(analytic32[name].astype(np.float64), numeric64[name], floor)
-        print(f"  {name}: max relative error {error[~kinks[name]].max():.2e}")
-
-# %% [markdown]
-# The V, on the same problem: for each $h$, the largest relative error over every entry (kinks
-# included, as a check that does not look for them would report it), with the analytic gradient
-# in float64 and the differences in each dtype.
+# %% [markdown] tags=["deeper"]
+# **Going deeper: the V of the error against $h$.** Making $h$ larger shrinks the rounding error
+# but steps over more ReLU kinks (the MSE of a ReLU network is piecewise quadratic in each
+# parameter, so between kinks the centred difference is exact). Making it smaller makes the
+# rounding worse, as $\varepsilon_\mathrm{mach}/h$. The error as a function of $h$ is a V, and
+# float32's V never gets below $10^{-3}$, far above the $\mathrm{rtol} = 10^{-6}$ the check asks
+# for. A check in float32, at its best $h$ of a few thousandths, can still catch errors near 1
+# like every bug of section 1, but nothing subtle.
 
 # %%
 STEPS_H = {"float64": np.logspace(-1, -8, 15), "float32": np.logspace(-1, -6, 11)}
@@ -1312,10 +1048,11 @@ def error_versus_h(dtype, hs):
     """The largest relative error, kinks included, of centred differences in ``dtype`` on the
     sine problem, for each ``h`` of ``hs``."""
     params, X, y = sine_bench()
+    analytic = sm.loss_and_grads(params, X, y, sm.mse_loss)[1]
     largest = []
     for h in hs:
-        analytic, numeric, _, floor = gradients(params, X, y, sm.mse_loss, dtype=dtype, h=h)
-        largest.append(max(sm.relative_error(analytic[k], numeric[k], floor).max() for k in params))
+        numeric = numeric_grads(params, X, y, sm.mse_loss, dtype=dtype, h=h)
+        largest.append(max(max_rel_error(analytic[k], numeric[k]) for k in params))
     return np.array(largest)
 
 
@@ -1325,41 +1062,21 @@ if __name__ == "__main__":
         best = int(np.argmin(v_curves[name]))
         print(f"{name}: best max error {v_curves[name][best]:.1e}, at h = {hs[best]:.0e}")
 
-    fig = sm.new_figure(figsize=(7, 3.8))
-    if fig is not None:
-        ax = fig.subplots()
-        for (name, hs), color in zip(STEPS_H.items(), ["C0", "C3"], strict=True):
-            ax.loglog(hs, v_curves[name], "o-", color=color, label=f"differences in {name}")
-            eps = np.finfo(np.dtype(name)).eps
-            ax.loglog(hs, eps / hs, ":", color=color, lw=1, label=f"ε/h, ε = {eps:.1e}")
-        ax.axhline(1e-7, color="gray", lw=1, ls="--", label="1e-7: reads 'right' below")
-        ax.annotate("ReLU kinks crossed", (2e-2, 2e-5), fontsize=8, ha="center")
-        ax.axvline(1e-5, color="k", lw=1, ls="-.", label="grad_check's h = 1e-5")
-        ax.invert_xaxis()
-        ax.set(xlabel="h (smaller to the right)", ylabel="max relative error", ylim=(1e-12, 10))
-        ax.set_title("Rounding error grows as ε/h: float32 cannot check to 1e-7")
-        ax.legend(fontsize=8)
-        sm.save_figure(fig, "fm_float32_check.png")
-
 # %% [markdown]
 # **How to tell it.** Most tensors fail, by moderate amounts (here $10^{-4}$ to $0.4$) that change
-# when you change $h$, and the same check in float64 passes. A real bug does not
-# care about $h$ or the dtype. What to do: check in float64, as `grad_check` does. A check in
-# float32, at its best $h$ of a few thousandths, can still catch errors near 1 like every bug of
-# section 1, but nothing subtle.
+# when you change $h$, and the same check in float64 passes. A real bug does not care about $h$
+# or the dtype. What to do: check in float64, as `grad_check` does.
 #
 # ### 5.2 A pre-activation on the ReLU kink
 #
-# ReLU has no derivative at 0; the backward pass uses 0 there. If a pre-activation $Z_{nj}$ is
-# *exactly* 0, moving a parameter by $+h$ switches unit $j$ on for example $n$ and by $-h$ leaves
-# it off, so the centred difference measures the *average* of the two one-sided slopes, and
-# differs from the analytic gradient by half of that example's contribution,
-# $\tfrac12\,\texttt{d\_out}_n W_{2,j}$ for $b_{1,j}$. No $h$ is small enough to avoid it.
-#
-# It happens more easily than it sounds. Biases start at 0, so an input row of exact zeros (a
-# padding row, a centred feature at its mean, $x = 0$ in a grid) puts *every* first-layer unit on
-# its kink for that example. Here: a batch of seven points $x = -3, -2, \ldots, 3$, target
-# $\cos x$, on a network $[1, 16, 1]$ at its He initialisation.
+# ReLU has no derivative at 0, and a finite difference across the kink measures a slope that
+# belongs to neither side ([the training loop, section 3](../scratch_mlp/#3-gradient-checking),
+# puts one unit on the kink and shows the error). `grad_check` notices when a step of $\pm h$
+# switches a unit, and leaves such entries out of the comparison, counted as "on kink". That is
+# not a failure, but left out is not checked. It happens more easily than it sounds: biases start
+# at 0, so an input row of exact zeros (a padding row, a centred feature at its mean, $x = 0$ in a
+# grid) puts *every* first-layer unit on its kink for that example. Here: seven points
+# $x = -3, -2, \ldots, 3$, target $\cos x$, a network $[1, 16, 1]$ at its He initialisation.
 
 
 # %%
@@ -1370,70 +1087,44 @@ def kink_bench(hidden_bias: float = 0.0):
     return params, X, np.cos(X)
 
 
-def naive_check(params, X, y, loss_fn) -> dict[str, float]:
-    """The largest relative error per tensor over *every* entry, kinks included: a gradient
-    check that does not look for kinks."""
-    analytic, numeric, _, floor = gradients(params, X, y, loss_fn)
-    return {k: float(sm.relative_error(analytic[k], numeric[k], floor).max()) for k in params}
-
-
 if __name__ == "__main__":
     params, X, y = kink_bench()
     print(f"Z1 on the row x = 0: {np.unique(X[3] @ params['W1'] + params['b1'])} for all 16 units")
-    print("\na check that ignores kinks:")
-    for name, error in naive_check(params, X, y, sm.mse_loss).items():
-        print(f"  {name}: max relative error {error:.2e}   {sm.grad_check_verdict(error)}")
-    print("\ngrad_check_report, which finds the kinks and leaves them out:")
-    print(sm.format_grad_check(sm.grad_check_report(params, X, y, sm.mse_loss)))
-
-    analytic, numeric, _, _ = gradients(params, X, y, sm.mse_loss)
-    d_out = sm.mse_loss(sm.mlp_forward(params, X)[0], y)[1]  # (7, 1)
-    # (16,) half of example 3's contribution; to first order in h, hence the tolerance below
-    half = 0.5 * d_out[3, 0] * params["W2"][:, 0]
+    print(sm.grad_check(params, X, y, sm.mse_loss))
+    analytic = sm.loss_and_grads(params, X, y, sm.mse_loss)[1]
+    numeric = numeric_grads(params, X, y, sm.mse_loss)
     print(
-        "\nnumerical - analytic for b1 equals half of the x = 0 example's contribution: "
-        f"{np.allclose(numeric['b1'][0] - analytic['b1'][0], half, rtol=1e-4, atol=0)}"
+        f"a check that did not skip them would report b1 off by "
+        f"{max_rel_error(analytic['b1'], numeric['b1']):.2f} (relative)"
     )
     print("\nthe same check from a hidden bias of 0.1 instead of 0:")
-    print(sm.format_grad_check(sm.grad_check_report(*kink_bench(hidden_bias=0.1), sm.mse_loss)))
+    print(sm.grad_check(*kink_bench(hidden_bias=0.1), sm.mse_loss))
 
 # %% [markdown]
-# **How to tell it.** The failing entries are few and all belong to units with a zero
-# pre-activation, the error is a fraction of the gradient (here up to a third), and the rest of
-# the table is right to $10^{-9}$. `grad_check_report` counts those entries in its "on kink"
-# column and leaves them out of the maximum. But left out is not checked: above, *all* of $b_1$
-# went unchecked. So move the check off the kink: a small non-zero bias (or a random one), or data
-# without exact zeros, and every entry is checked again, and right.
+# **How to tell it.** The table says "on kink" for entries of the first layer, here *all* of
+# $b_1$: none of it was checked. A check that does not look for kinks fails those entries by a
+# fraction of the gradient (here up to a third) while the rest of the table is right. Either way,
+# move the check off the kink: a small non-zero bias (or a random one), or data without exact
+# zeros, and every entry is checked again, and passes.
 #
 # ## 6. What you see, and what to suspect first
 #
-# - **The check fails on some tensors, and those above them pass:** the backward of the layer in
-#   between, such as a forgotten ReLU mask (1.1).
-# - **The check fails on every tensor by the same error, and analytic / numerical is the batch
-#   size:** a forgotten $1/N$ in the loss's gradient (1.2, 1.5).
-# - **The check fails on the weights only, and the analytic gradient is the numerical one
-#   transposed:** a transposed weight gradient (1.3).
-# - **`ValueError: grads['b1'] is (64,) … but params['b1'] is (1, 64)`:** a sum over the wrong
-#   axis, a lost `keepdims`, or a transposition (1.3, 1.4).
-# - **The loss rises by tens of times per step and `train` stops within a few steps:** a learning
-#   rate too large (2.1).
-# - **The loss falls steadily by almost nothing, and the gradient stays large:** a learning rate
-#   too small (2.2).
-# - **With Adam, the loss jumps up in the first steps:** no bias correction (2.3).
-# - **With Adam, `optimizer.t` is not the number of steps, or a constant gradient does not move
-#   every coordinate by `lr`:** $t$ advanced per tensor (2.4).
-# - **The check passes, the loss is stuck, and the hidden units are exact copies of each other:**
-#   a symmetric (zero) initialisation (3.1).
-# - **Activations shrink layer by layer, and a classifier's loss is stuck at $\log C$:** initial
-#   weights too small (3.2).
-# - **Activations grow layer by layer, the first loss is huge, and units die on the first step:**
-#   initial weights too large (3.2).
-# - **The loss is NaN or infinite at step 0:** the numerics of the loss (the row max, the log of a
-#   probability), the data, or the initialisation; never the learning rate (4).
-# - **The check fails almost everywhere, by moderate amounts that change with $h$:** finite
-#   differences in float32 (5.1).
-# - **The check fails on a few entries of the first layer only, where $Z = 0$:** ReLU kinks, from
-#   zero inputs and zero biases (5.2).
+# | what you see | suspect first | § |
+# |---|---|---|
+# | the check fails on some tensors, those above them pass | the layer in between | 1.1 |
+# | all tensors fail alike; analytic / numerical is the batch size | a lost $1/N$ | 1.2, 1.5 |
+# | the weights fail; analytic is numerical transposed | a transposed `dW` | 1.3 |
+# | `ValueError: grads['b1'] is (64,) …` | a lost `keepdims`, wrong axis, a transpose | 1.3, 1.4 |
+# | the loss grows tens of times per step, `train` stops | a learning rate too large | 2.1 |
+# | the loss falls by almost nothing, the gradient stays large | a learning rate too small | 2.2 |
+# | with Adam, the loss jumps up in the first steps | no bias correction | 2.3 |
+# | `optimizer.t` is not the step count | Adam's $t$ per tensor | 2.4 |
+# | the check passes, the loss is stuck, hidden units are copies | a symmetric (zero) start | 3.1 |
+# | activations shrink layer by layer, the loss sits at $\log C$ | weights too small | 3.2 |
+# | activations grow layer by layer, units die at once | weights too large | 3.2 |
+# | the loss is NaN or infinite at step 0 | the loss's numerics, the data, the init | 4 |
+# | the check fails almost everywhere, by amounts that change with $h$ | float32 differences | 5.1 |
+# | first-layer entries "on kink", where $Z = 0$ | zero inputs and zero biases | 5.2 |
 #
 # The gradient check, made at a random point, catches the bugs of the backward pass and nothing
 # else: an optimiser, an initialisation or a loss that overflows all pass it. For those, the loss

@@ -4,44 +4,38 @@
 # The last section of the training loop says that PyTorch's `loss.backward()` "does what
 # `mlp_backward` does". This page checks that claim number by number. It writes the network and
 # the loop of `scratch_mlp.py` again in PyTorch, line for line, starts both from the same weights,
-# and compares everything they compute: the loss, $\partial L / \partial \text{out}$, the gradient
-# of every parameter, and the parameters after 100 optimizer steps.
+# and compares everything they compute: the loss, $\partial L / \partial\,\mathrm{out}$, the
+# gradient of every parameter, and the parameters after 100 optimizer steps.
 #
 # The comparisons are made by the functions defined on this page, and
 # `tests/test_torch_parity.py` calls the same functions with thresholds, in CI. So the tables
 # below are what the tests check, not a separate demonstration.
 #
-# `scratch_mlp.py` never imports PyTorch; only this page and the tests do.
+# `scratch_mlp.py` never imports PyTorch; only this page and the tests do. To run the page, from
+# the project root: `python -m docs.pytorch`.
 
-# %%
+# %% tags=["fold"]
+# Imports
 from __future__ import annotations
 
-import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-# scratch_mlp.py is in the repository root: this file's parent's parent when it runs as a script,
-# the working directory (or its parent) in a notebook kernel, which has no __file__.
-_places = [Path(__file__).resolve().parent.parent] if "__file__" in globals() else []
-ROOT = next(
-    p for p in [*_places, Path.cwd(), Path.cwd().parent] if (p / "scratch_mlp.py").is_file()
-)
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from scratch_mlp import (  # noqa: E402
+from scratch_mlp import (
     SGD,
     Adam,
+    RMSProp,
     init_mlp,
     make_sine_data,
     make_spirals,
     mlp_backward,
     mlp_forward,
     mse_loss,
+    relu_backward,
+    relu_forward,
     softmax_cross_entropy,
     train,
 )
@@ -83,11 +77,11 @@ def torch_forward(tparams, X):
 
     ``X``: a tensor (N, d_in). Returns ``out`` (N, d_out); autograd keeps the cache.
     """
-    L = len(tparams) // 2
+    n_layers = len(tparams) // 2
     A = X
-    for l in range(1, L + 1):
+    for l in range(1, n_layers + 1):
         Z = A @ tparams[f"W{l}"] + tparams[f"b{l}"]
-        A = torch.relu(Z) if l < L else Z
+        A = torch.relu(Z) if l < n_layers else Z
     return Z
 
 
@@ -144,7 +138,7 @@ if __name__ == "__main__":
 #
 # | node | recorded for | its backward rule, given $G$ | in `scratch_mlp` |
 # |---|---|---|---|
-# | `MseLossBackward0` | `F.mse_loss(out, y)` | $\frac{2}{M}(\text{out} - y)$ | `mse_loss` |
+# | `MseLossBackward0` | `F.mse_loss(out, y)` | $\frac{2}{M}(\mathrm{out} - y)$ | `mse_loss` |
 # | `AddBackward0` | `... + b` | $G$ to both; for $b$ summed over the batch | `linear_backward` |
 # | `MmBackward0` | `A @ W` | $G W^\top$ for $A$, $A^\top G$ for $W$ | `linear_backward` |
 # | `ReluBackward0` | `torch.relu(Z)` | $G \odot \mathbb 1[A > 0]$ | `relu_backward` |
@@ -179,7 +173,8 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 3. The loop, line for line
 #
-# `train` in NumPy and `torch_train` in PyTorch, one step each:
+# `train` in NumPy and `torch_train` in PyTorch, one step each. `train` calls
+# `loss_and_grads(params, X, y, loss_fn)`, which is the first three lines of the left column:
 #
 # | `scratch_mlp.train` | `torch_train` |
 # |---|---|
@@ -194,18 +189,23 @@ if __name__ == "__main__":
 # `backward()` without zeroing returns the sum of both steps' gradients, as the cell after the code
 # shows. `mlp_backward` has nothing to zero: it returns new arrays every time.
 #
-# The optimizers are made from ours with the same hyper-parameters: `SGD(lr)` becomes
-# `torch.optim.SGD(lr=lr)` and `Adam(lr, betas, eps)` becomes `torch.optim.Adam(lr=lr,
-# betas=betas, eps=eps)`, which implements the same Algorithm 1 of Kingma & Ba, with $\epsilon$
-# added after the bias correction.
+# The optimizers are made from ours with the same hyper-parameters: `SGD(lr, momentum)` becomes
+# `torch.optim.SGD(lr=lr, momentum=momentum)`, `RMSProp(lr, alpha, eps)` becomes
+# `torch.optim.RMSprop(lr=lr, alpha=alpha, eps=eps)`, and `Adam(lr, betas, eps)` becomes
+# `torch.optim.Adam(lr=lr, betas=betas, eps=eps)`, which implements the same Algorithm 1 of
+# Kingma & Ba, with $\epsilon$ added after the bias correction.
 
 
 # %%
 def torch_optimizer(optimizer, tparams):
-    """The ``torch.optim`` twin of a ``scratch_mlp`` ``SGD`` or ``Adam``, for ``tparams``."""
+    """The ``torch.optim`` twin of a ``scratch_mlp`` ``SGD``, ``RMSProp`` or ``Adam``."""
     tensors = list(tparams.values())
     if isinstance(optimizer, SGD):
-        return torch.optim.SGD(tensors, lr=optimizer.lr)
+        return torch.optim.SGD(tensors, lr=optimizer.lr, momentum=optimizer.momentum)
+    if isinstance(optimizer, RMSProp):
+        return torch.optim.RMSprop(
+            tensors, lr=optimizer.lr, alpha=optimizer.alpha, eps=optimizer.eps
+        )
     if isinstance(optimizer, Adam):
         if not optimizer.bias_correction:
             raise ValueError("torch.optim.Adam always corrects the bias")
@@ -278,9 +278,13 @@ def relative_difference(a, t, scale=None) -> float:
     return difference / scale if scale > 0 else difference
 
 
-def numpy_loss_and_grads(params, X, y, loss_fn):
-    """The loss, ``d_out`` and every gradient from ``scratch_mlp``."""
-    out, cache = mlp_forward(params, X)
+def numpy_loss_and_grads(params, X, y, loss_fn, activation=(relu_forward, relu_backward)):
+    """The loss, ``d_out`` and every gradient from ``scratch_mlp``.
+
+    The three steps of ``loss_and_grads``, written out: the comparison needs ``d_out`` too,
+    which ``loss_and_grads`` keeps to itself.
+    """
+    out, cache = mlp_forward(params, X, activation)
     loss, d_out = loss_fn(out, y)
     return loss, d_out, mlp_backward(params, cache, d_out)
 
@@ -296,10 +300,13 @@ def torch_loss_and_grads(params, X, y, loss_fn):
     return loss.detach().numpy(), out.grad.numpy(), grads
 
 
-def gradient_parity(params, X, y, loss_fn) -> list[tuple[str, tuple, float]]:
+def gradient_parity(
+    params, X, y, loss_fn, activation=(relu_forward, relu_backward)
+) -> list[tuple[str, tuple, float]]:
     """Rows ``(tensor, shape, relative difference)`` for the loss, ``d_out`` and every gradient,
-    between ``scratch_mlp`` and ``torch.autograd``, each in the dtype of ``params``."""
-    loss, d_out, grads = numpy_loss_and_grads(params, X, y, loss_fn)
+    between ``scratch_mlp`` and ``torch.autograd``, each in the dtype of ``params``.
+    ``activation`` is the NumPy side's (PyTorch's is always ReLU): a way to plant a bug in it."""
+    loss, d_out, grads = numpy_loss_and_grads(params, X, y, loss_fn, activation)
     t_loss, t_d_out, t_grads = torch_loss_and_grads(params, X, y, loss_fn)
     for name, value, t_value in [("loss", loss, t_loss), ("d_out", d_out, t_d_out)] + [
         (f"d{name}", grads[name], t_grads[name]) for name in params
@@ -394,8 +401,8 @@ def _compare_parameters(params, tparams, worst, largest) -> None:
 def optimizer_parity(params, X, y, loss_fn, optimizer, steps: int = 100) -> dict[str, float]:
     """Train copies of ``params`` with ``scratch_mlp.train`` and with ``torch_train`` for
     ``steps`` steps; return the largest relative difference over all steps, per parameter tensor
-    and for the loss. ``optimizer`` (``SGD`` or ``Adam``) is used for the NumPy side and copied
-    for the PyTorch side."""
+    and for the loss. ``optimizer`` (``SGD``, ``RMSProp`` or ``Adam``) is used for the NumPy side
+    and copied for the PyTorch side."""
     params = {name: p.copy() for name, p in params.items()}
     tparams = torch_params(params)
     t_optimizer = torch_optimizer(optimizer, tparams)
@@ -413,6 +420,11 @@ OPTIMIZER_CASES = {
     # name: (problem from PARITY_CASES, the optimizer)
     "SGD, lr 0.01": ("1-64-1 like the article, MSE", lambda: SGD(lr=0.01)),
     "SGD, lr 0.1": ("2-64-64-3, cross-entropy", lambda: SGD(lr=0.1)),
+    "SGD, lr 0.01, momentum 0.9": (
+        "1-64-1 like the article, MSE",
+        lambda: SGD(lr=0.01, momentum=0.9),
+    ),
+    "RMSProp, lr 0.001": ("3 hidden 5-32-16-8-3, MSE", lambda: RMSProp(lr=0.001)),
     "Adam, defaults": ("2-64-64-3, cross-entropy", lambda: Adam()),
     "Adam, lr 0.01": ("1-64-1 like the article, MSE", lambda: Adam(lr=0.01)),
     "Adam, lr 0.003, betas 0.8 0.99, eps 1e-6": (
@@ -526,6 +538,7 @@ if __name__ == "__main__":
 #
 # The backward pass that `scratch_mlp` derives by hand and the one that autograd assembles from
 # its recorded nodes compute the same gradients, to float64's rounding, for any depth and width
-# and both losses; and `SGD` and `Adam` make the same updates as `torch.optim`. Autograd's
+# and both losses; and `SGD` (with or without momentum), `RMSProp` and `Adam` make the same
+# updates as `torch.optim`. Autograd's
 # advantage is that nobody has to write `mlp_backward`: it follows whatever forward pass you
 # write. The [benchmark](../benchmark/) measures what that convenience costs per step.
