@@ -899,6 +899,8 @@ def numerical_gradient(f, x, h: float = 1e-5):
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         original = x[idx]
+        if original + h == original - h:
+            raise ValueError(f"h = {h} is too small to move x{list(idx)} = {original}")
         x[idx] = original + h
         f_plus = f(x)
         x[idx] = original - h
@@ -968,6 +970,8 @@ def grad_check(
         )
     rtol, atol = _number("rtol", rtol, allow_low=True), _number("atol", atol, allow_low=True)
     _finite("X", _array("X", X))
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows: there is nothing to compute a loss on")
     loss_and_grads(params, X, y, loss_fn, activation)  # the same checks as a training step
     # float64 copies: in float32 the finite difference's rounding noise is as large as the
     # errors the check hunts (the text above derives it).
@@ -1117,19 +1121,18 @@ def _non_finite_loss_message(loss, step: int, optimizer) -> str:
 
 
 @contextlib.contextmanager
-def _whole_or_not_at_all():
-    """Hold Ctrl-C (SIGINT) until the block ends, then raise it: an update is never half done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread receives signals
-        return
+def _hold_ctrl_c():
+    """Hold Ctrl-C (SIGINT) during the block, so an update is never half done. Yields a list
+    that holds the signal if one arrived; the caller raises KeyboardInterrupt when it may."""
     received = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # only the main thread receives signals
+        return
     previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
-        yield
+        yield received
     finally:
         signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 # %%
@@ -1198,9 +1201,14 @@ def train(
     _check_params(params)
     _check_X(X, params["W1"])
     _finite("X", X)
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows: there is nothing to compute a loss on")
     if _array("y", y).shape[:1] != X.shape[:1]:
         raise ValueError(f"X has {X.shape[0]} rows but y has shape {y.shape}")
     _finite("y", y)
+    if np.issubdtype(y.dtype, np.integer) and loss_fn is not mse_loss:
+        # Class labels: check them all now, not when a mini-batch first meets a bad one.
+        _check_labels(y, params[f"W{len(params) // 2}"].shape[1], X.shape[0])
     steps, log_every = _count("steps", steps), _count("log_every", log_every)
     N = X.shape[0]
     if batch_size is not None:
@@ -1228,13 +1236,15 @@ def train(
             loss, grads = loss_and_grads(params, X_batch, y_batch, loss_fn, activation)
             if not math.isfinite(loss):
                 raise FloatingPointError(_non_finite_loss_message(loss, step, optimizer))
-            with _whole_or_not_at_all():
+            with _hold_ctrl_c() as interrupted:
                 optimizer.step(params, grads)
-                losses.append(float(loss))
+            losses.append(float(loss))
             if log_every and step % log_every == 0:
                 print(f"Step {step:5d} loss={loss:.6f}")
             if on_step is not None:
                 on_step(step, float(loss), params)
+            if interrupted:  # Ctrl-C came during the update: stop now that the step is whole
+                raise KeyboardInterrupt
     return losses
 
 

@@ -34,19 +34,24 @@ def test_script_writes_each_announced_figure_once_as_a_png(script_runs):
         assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000, path
 
 
-def test_script_reports_the_curvature_of_the_trained_network_below_the_stability_limit(
-    script_runs,
-):
-    # The prose: above 2/lr = 200 at initialisation, below it after training.
+def test_script_explains_the_early_rise_by_the_top_curvature_crossing_two_over_lr(script_runs):
+    # The prose: the top curvature starts above 2/lr = 200, the gradient along its direction
+    # grows by |1 - lr * lambda| per step, and the loss peaks where lambda crosses 200.
     _, _, lines, _ = script_runs["written"]
-    curvature = {
-        when: float(line.split("=")[-1])
-        for line in lines
-        if line.startswith("curvature")
-        for when in ("init", "after")
-        if when in line
-    }
-    assert curvature["init"] > 200 > curvature["after"]
+    start = lines.index(next(line for line in lines if line.startswith("step  lambda_max")))
+    rows = []
+    for line in lines[start + 1 :]:
+        if not line.strip()[:1].isdigit():
+            break
+        rows.append([float(v.rstrip("%")) for v in line.split()])
+    steps = {int(r[0]): r for r in rows}
+    assert steps[0][1] > 200 and steps[39][1] < 200  # lambda_max, measured along the run
+    for step, curvature, predicted, measured, _, _ in rows[:3]:
+        assert abs(predicted - abs(1 - 0.01 * curvature)) < 1e-3
+        assert abs(measured - predicted) < 0.01, step
+    summary = next(line for line in lines if line.startswith("peak of the loss at step"))
+    peak, crossing = (int(n) for n in re.findall(r"step (\d+)", summary))
+    assert crossing == peak + 1
 
 
 def test_script_where_figures_cannot_be_written_says_so_once_and_runs_every_section(script_runs):
