@@ -8,8 +8,10 @@ like any notebook under ``docs/``.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
+from mkdocs.exceptions import Abort
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
@@ -31,6 +33,17 @@ def mathjax_file() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"MathJax is not where the pinned package puts it: {path}")
     return path
+
+
+def on_config(config):
+    # Without PyTorch the "Against PyTorch" page would fail halfway through the build with a
+    # kernel's traceback; say what is missing before anything runs. Abort, unlike a
+    # PluginError, prints this line alone, without "Aborted with a BuildError!" under it.
+    if importlib.util.find_spec("torch") is None:
+        raise Abort(
+            "The 'Against PyTorch' page needs PyTorch: pip install -r requirements-docs.txt"
+        )
+    return config
 
 
 # Run before mkdocs-jupyter's on_files, which decides what is a notebook page.
