@@ -12,28 +12,31 @@ import importlib.util
 import os
 from pathlib import Path
 
-from mkdocs.exceptions import Abort
+from mkdocs.exceptions import Abort, PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]  # docs/hooks/docs.py -> the project root
 MODULE = "scratch_mlp.py"
 
-# Where the site serves MathJax from; mkdocs.yml lists this path under extra_javascript.
-MATHJAX_DEST = "javascripts/mathjax/tex-svg.js"
+# The MathJax files the site serves, as paths inside the package's es5 folder: the single-file
+# build (TeX input, SVG output, no font files) and the extension that reads \_ inside \text{}.
+# They keep their relative places under javascripts/mathjax/, where MathJax's loader looks for
+# its extensions; mkdocs.yml lists the first under extra_javascript.
+MATHJAX_FILES = ("tex-svg.js", "input/tex/extensions/textmacros.js")
+MATHJAX_DEST = "javascripts/mathjax"
 
 
-def mathjax_file() -> Path:
-    """The single-file MathJax 3 build (TeX input, SVG output, no font files) of the pinned package.
-
-    The package is ``django-static-mathjax`` on PyPI; it installs the module ``mathjax``.
-    """
+def mathjax_dir() -> Path:
+    """The es5 folder of MathJax 3 in the pinned package, ``django-static-mathjax`` on PyPI (its
+    module is ``mathjax``)."""
     import mathjax
 
-    path = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5" / "tex-svg.js"
-    if not path.is_file():
-        raise FileNotFoundError(f"MathJax is not where the pinned package puts it: {path}")
-    return path
+    folder = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    for name in MATHJAX_FILES:
+        if not (folder / name).is_file():
+            raise PluginError(f"MathJax is not where the pinned package puts it: {folder / name}")
+    return folder
 
 
 def on_config(config):
@@ -58,16 +61,17 @@ def on_config(config):
 def on_files(files: Files, config) -> Files:
     site_dir, directory_urls = config.site_dir, config.use_directory_urls
     files.append(File(MODULE, str(ROOT), site_dir, directory_urls))
-    tex_svg = mathjax_file()
-    files.append(
-        File(
-            tex_svg.name,
-            src_dir=str(tex_svg.parent),
-            dest_dir=site_dir,
-            use_directory_urls=directory_urls,
-            dest_uri=MATHJAX_DEST,
+    source = mathjax_dir()
+    for name in MATHJAX_FILES:
+        files.append(
+            File(
+                name,
+                src_dir=str(source),
+                dest_dir=site_dir,
+                use_directory_urls=directory_urls,
+                dest_uri=f"{MATHJAX_DEST}/{name}",
+            )
         )
-    )
     return files
 
 
