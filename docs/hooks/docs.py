@@ -1,5 +1,4 @@
-"""MkDocs hooks: publish the top-level module as a page, serve MathJax from its pinned package,
-and generate the reference page from the module's docstrings.
+"""MkDocs hooks: publish the top-level module as a page and serve MathJax from its pinned package.
 
 ``scratch_mlp.py`` lives at the project root, outside ``docs/``, and must stay the only copy of
 the code. MkDocs only collects files under ``docs_dir``, so ``on_files`` adds it as a plain
@@ -9,32 +8,52 @@ like any notebook under ``docs/``.
 
 from __future__ import annotations
 
-import ast
-import re
+import importlib.util
+import os
 from pathlib import Path
 
+from mkdocs.exceptions import Abort, PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]  # docs/hooks/docs.py -> the project root
 MODULE = "scratch_mlp.py"
 
-# Where the site serves MathJax from; mkdocs.yml lists this path under extra_javascript.
-MATHJAX_DEST = "javascripts/mathjax/tex-svg.js"
-REFERENCE_PAGE = "reference.md"
+# The MathJax files the site serves, as paths inside the package's es5 folder: the single-file
+# build (TeX input, SVG output, no font files) and the extension that reads \_ inside \text{}.
+# They keep their relative places under javascripts/mathjax/, where MathJax's loader looks for
+# its extensions; mkdocs.yml lists the first under extra_javascript.
+MATHJAX_FILES = ("tex-svg.js", "input/tex/extensions/textmacros.js")
+MATHJAX_DEST = "javascripts/mathjax"
 
 
-def mathjax_file() -> Path:
-    """The single-file MathJax 3 build (TeX input, SVG output, no font files) of the pinned package.
-
-    The package is ``django-static-mathjax`` on PyPI; it installs the module ``mathjax``.
-    """
+def mathjax_dir() -> Path:
+    """The es5 folder of MathJax 3 in the pinned package, ``django-static-mathjax`` on PyPI (its
+    module is ``mathjax``)."""
     import mathjax
 
-    path = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5" / "tex-svg.js"
-    if not path.is_file():
-        raise FileNotFoundError(f"MathJax is not where the pinned package puts it: {path}")
-    return path
+    folder = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    for name in MATHJAX_FILES:
+        if not (folder / name).is_file():
+            raise PluginError(f"MathJax is not where the pinned package puts it: {folder / name}")
+    return folder
+
+
+def on_config(config):
+    # Without PyTorch the "Against PyTorch" page would fail halfway through the build with a
+    # kernel's traceback; say what is missing before anything runs. Abort, unlike a
+    # PluginError, prints this line alone, without "Aborted with a BuildError!" under it.
+    if importlib.util.find_spec("torch") is None:
+        raise Abort(
+            "The 'Against PyTorch' page needs PyTorch: pip install -r requirements-docs.txt"
+        )
+    # One thread for each executed page's kernel, which inherits this environment. The pages
+    # compute on small arrays, where threads waiting on each other cost more than they give:
+    # on two cores the PyTorch page ran in half the time with one thread. One thread also
+    # prints the same digits whatever the machine's number of cores. An explicit setting wins.
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    return config
 
 
 # Run before mkdocs-jupyter's on_files, which decides what is a notebook page.
@@ -42,150 +61,18 @@ def mathjax_file() -> Path:
 def on_files(files: Files, config) -> Files:
     site_dir, directory_urls = config.site_dir, config.use_directory_urls
     files.append(File(MODULE, str(ROOT), site_dir, directory_urls))
-    tex_svg = mathjax_file()
-    files.append(
-        File(
-            tex_svg.name,
-            src_dir=str(tex_svg.parent),
-            dest_dir=site_dir,
-            use_directory_urls=directory_urls,
-            dest_uri=MATHJAX_DEST,
+    source = mathjax_dir()
+    for name in MATHJAX_FILES:
+        files.append(
+            File(
+                name,
+                src_dir=str(source),
+                dest_dir=site_dir,
+                use_directory_urls=directory_urls,
+                dest_uri=f"{MATHJAX_DEST}/{name}",
+            )
         )
-    )
-    files.append(File.generated(config, REFERENCE_PAGE, content=reference_markdown(ROOT / MODULE)))
     return files
-
-
-# --- The reference page ---------------------------------------------------------------------
-
-
-def reference_markdown(module_path: Path) -> str:
-    """Markdown for every public function and class of the module, grouped by the section that
-    defines it, each with its signature and its docstring."""
-    source = module_path.read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    sections = _section_starts(source)
-    page_url = module_path.name  # a link MkDocs resolves to the rendered page
-    lines = [
-        "# Reference",
-        "",
-        f"Every public function and class of [`{module_path.name}`]({page_url}), in the order the "
-        "file defines them, under the section that introduces them. Signatures and text are "
-        "taken from the code and its docstrings when the site is built.",
-        "",
-    ]
-    current = "no section yet"
-    for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) or node.name.startswith("_"):
-            continue
-        section = _section_of(sections, node.lineno)
-        if section != current:
-            current = section
-            if section is None:
-                lines += ["## At the top of the file", ""]
-            else:
-                title, anchor = section
-                lines += [f"## {title}", "", f"Explained in [{title}]({page_url}#{anchor}).", ""]
-        lines += _entry(node, source)
-    return "\n".join(lines) + "\n"
-
-
-def _section_starts(source: str) -> list[tuple[int, str]]:
-    """(line number, title) of each ``# ## title`` heading in the module's markdown cells."""
-    return [
-        (number, match.group(1).strip())
-        for number, line in enumerate(source.splitlines(), start=1)
-        if (match := re.match(r"# ## (.+)", line))
-    ]
-
-
-def _section_of(sections, lineno: int):
-    """The (title, anchor) of the last section heading above ``lineno``, or None."""
-    above = [title for number, title in sections if number < lineno]
-    if not above:
-        return None
-    return above[-1], _anchor(above[-1])
-
-
-def _anchor(title: str) -> str:
-    """The id mkdocs-jupyter gives a heading."""
-    from mkdocs_jupyter.utils import slugify
-
-    return slugify(title)
-
-
-def _entry(node, source: str) -> list[str]:
-    if isinstance(node, ast.ClassDef):
-        init = next((n for n in node.body if _is_method(n, "__init__")), None)
-        signature = _signature(f"class {node.name}", init, source) if init else f"class {node.name}"
-        lines = [f"### `{node.name}`", "", "```python", signature, "```", ""]
-        lines += _docstring(node)
-        for method in node.body:
-            if isinstance(method, ast.FunctionDef) and not method.name.startswith("_"):
-                name = f"{node.name}.{method.name}"
-                lines += [f"#### `{name}`", "", "```python", _signature(name, method, source)]
-                lines += ["```", ""] + _docstring(method)
-        return lines
-    signature = _signature(node.name, node, source)
-    return [f"### `{node.name}`", "", "```python", signature, "```", ""] + _docstring(node)
-
-
-def _is_method(node, name: str) -> bool:
-    return isinstance(node, ast.FunctionDef) and node.name == name
-
-
-def _signature(name: str, function: ast.FunctionDef, source: str, width: int = 88) -> str:
-    """``name(a, b: int = 1, *, c=None) -> str``, annotations and defaults as the code spells
-    them (``self`` left out), one parameter a line when the whole would be wider than ``width``."""
-    args = function.args
-    positional = args.posonlyargs + args.args
-    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    parts = [_parameter(a, d, source) for a, d in zip(positional, defaults, strict=True)]
-    if args.posonlyargs:
-        parts.insert(len(args.posonlyargs), "/")
-    if args.vararg:
-        parts.append("*" + _parameter(args.vararg, None, source))
-    elif args.kwonlyargs:
-        parts.append("*")
-    kw_defaults = args.kw_defaults
-    parts += [_parameter(a, d, source) for a, d in zip(args.kwonlyargs, kw_defaults, strict=True)]
-    if args.kwarg:
-        parts.append("**" + _parameter(args.kwarg, None, source))
-    if parts and parts[0] == "self":
-        parts = parts[1:]
-    returns = f" -> {ast.get_source_segment(source, function.returns)}" if function.returns else ""
-    one_line = f"{name}({', '.join(parts)}){returns}"
-    if len(one_line) <= width:
-        return one_line
-    return f"{name}(\n" + "".join(f"    {part},\n" for part in parts) + f"){returns}"
-
-
-def _parameter(arg: ast.arg, default, source: str) -> str:
-    text = arg.arg
-    value = ast.get_source_segment(source, default) if default is not None else None
-    if arg.annotation is not None:
-        text += f": {ast.get_source_segment(source, arg.annotation)}"
-        return text + (f" = {value}" if value is not None else "")
-    return text + (f"={value}" if value is not None else "")
-
-
-def _docstring(node) -> list[str]:
-    """The docstring as Markdown: ````x```` becomes ```x```, doctest examples become code blocks."""
-    text = ast.get_docstring(node)
-    if not text:
-        return []
-    out, in_example = [], False
-    for line in text.splitlines():
-        is_example = line.startswith(">>>") or (in_example and line.strip())
-        if is_example and not in_example:
-            out += ["```pycon"]
-        elif in_example and not is_example:
-            out += ["```"]
-        in_example = bool(is_example)
-        out.append(line if in_example else line.replace("``", "`"))
-    if in_example:
-        out.append("```")
-    return out + [""]
 
 
 def on_page_context(context, page, config, nav):

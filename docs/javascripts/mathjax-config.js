@@ -2,6 +2,12 @@
 // as text and the `\(...\)` and `\[...\]` that pymdownx.arithmatex writes in Markdown pages.
 // Nothing restricts it to `.arithmatex` elements: the notebook's math has no such class.
 window.MathJax = {
+  loader: {
+    // textmacros reads `\_` and other text-mode macros inside `\text{}` and `\texttt{}`, which
+    // otherwise show their backslash: `\text{fan\_in}` must read "fan_in". The hook copies it
+    // next to tex-svg.js, where the loader finds it.
+    load: ["[tex]/textmacros"],
+  },
   tex: {
     inlineMath: [["$", "$"], ["\\(", "\\)"]],
     displayMath: [["$$", "$$"], ["\\[", "\\]"]],
@@ -9,7 +15,7 @@ window.MathJax = {
     processEnvironments: true,
     // Without noundefined an unknown macro is an error that the browser test finds, rather
     // than its name quietly shown in red.
-    packages: { "[-]": ["noundefined"] },
+    packages: { "[+]": ["textmacros"], "[-]": ["noundefined"] },
   },
   options: {
     // mkdocs-jupyter keeps each code cell's source as text in a hidden .clipboard-copy-txt
