@@ -948,7 +948,8 @@ def grad_check(
 ):
     """Check ``mlp_backward`` against ``numerical_gradient``, every entry, in float64.
 
-    An entry passes when ``|a - n| <= atol + rtol * |n|`` (``a`` analytic, ``n`` numerical).
+    An entry passes when ``|g - g_num| <= atol + rtol * |g_num|`` (``g`` from ``mlp_backward``,
+    ``g_num`` from ``numerical_gradient``).
     Entries where a ReLU unit switched on or off between ``theta - h`` and ``theta + h`` are
     skipped and counted: there the finite difference is not a derivative. The check costs two
     loss evaluations per parameter entry; past ``max_evals`` it refuses, naming the cost.
@@ -979,6 +980,10 @@ def grad_check(
     X64 = X.astype(np.float64)
     y64 = y.astype(np.float64) if np.issubdtype(y.dtype, np.floating) else y
     _, analytic = loss_and_grads(params64, X64, y64, loss_fn, activation)
+    for name, p in params64.items():  # a wrong shape would defeat the entry-by-entry comparison
+        if analytic[name].shape != p.shape:
+            raise ValueError(f"the gradient of {name} has shape {analytic[name].shape}, "
+                             f"but {name} has shape {p.shape}")  # fmt: skip
 
     patterns = []  # which ReLU units were on, at each evaluation
 
@@ -999,17 +1004,17 @@ def grad_check(
         patterns.clear()
         # Two evaluations per entry, in np.ndindex order: + h, then - h.
         kink = np.array(switched).reshape(-1, 2).any(axis=1).reshape(p.shape)
-        a, n = analytic[name][~kink], numeric[~kink]
-        abs_error = np.abs(a - n)
-        scale = np.maximum(np.abs(a), np.abs(n))
+        g, g_num = analytic[name][~kink], numeric[~kink]
+        abs_error = np.abs(g - g_num)
+        scale = np.maximum(np.abs(g), np.abs(g_num))
         rel_error = abs_error / np.where(scale > 0, scale, 1.0)  # 0, not 0/0, where both are 0
         report[name] = {
             "shape": p.shape,
-            "checked": int(a.size),
+            "checked": int(g.size),
             "kinks": int(kink.sum()),
             "max_abs_error": float(abs_error.max(initial=0.0)),
             "max_rel_error": float(rel_error.max(initial=0.0)),
-            "ok": bool(np.all(abs_error <= atol + rtol * np.abs(n))),
+            "ok": bool(np.all(abs_error <= atol + rtol * np.abs(g_num))),
         }
     return report
 

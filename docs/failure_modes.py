@@ -474,11 +474,12 @@ if __name__ == "__main__":
 #
 # ### 2.1 and 2.2 A learning rate too large, or too small
 #
-# [The training loop, section 1](../scratch_mlp/#1-the-articles-loop) found the curvature of the
-# article's loss in $W_2$ at initialisation: about 204, just above the limit $2/\eta = 200$ of
-# its $\eta = 0.01$. Each step multiplies the error along a direction of curvature $\lambda$ by
-# $|1 - \eta\lambda|$. At $\eta = 0.05$ that is about 9, and 85 for the squared error: the loss
-# grows by tens of times per step until it overflows, and `train` stops at the first loss that is
+# [The training loop, section 5.1](../scratch_mlp/#51-why-the-articles-loss-first-climbs) found the
+# largest curvature of the article's loss at initialisation: about 211, just above the limit
+# $2/\eta = 200$ of its $\eta = 0.01$. Each step multiplies the error along a direction of
+# curvature $\lambda$ by $|1 - \eta\lambda|$. At $\eta = 0.05$ that is about 9, and 85 for the
+# squared error: the loss grows by tens of times per step until it overflows, and `train` stops at
+# the first loss that is
 # not finite, naming the step. At $\eta = 10^{-6}$ the factor is $1 - 0.0002$: after 2001 steps
 # the loss has gone from 1.59 to 1.00, where the article's rate reaches 0.042.
 
@@ -568,7 +569,7 @@ if __name__ == "__main__":
 # divides that factor out. Without it the step is
 # $\eta\,(1 - \beta_1^t)/\sqrt{1 - \beta_2^t}$ instead of $\eta$: $3.16\,\eta$ at $t = 1$,
 # $6.6\,\eta$ at $t = 12$, still above $\eta$ after a thousand steps ([the training loop,
-# section 5](../scratch_mlp/#5-adam-versus-sgd) plots it).
+# section 5.3](../scratch_mlp/#53-adam-on-the-articles-network) shows the first steps).
 # `scratch_mlp.Adam(bias_correction=False)` gives that, the article's formula.
 #
 # ### 2.4 Adam with its step count advanced once per tensor
