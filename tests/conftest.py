@@ -3,6 +3,10 @@ pyproject.toml), so every test imports the module as ``import scratch_mlp``."""
 
 import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 # The networks here are tiny: BLAS threads only wait on each other, several times slower than one
@@ -44,3 +48,54 @@ def assert_params_equal(a, b):
     assert a.keys() == b.keys()
     for name in a:
         assert np.array_equal(a[name], b[name]), name
+
+
+# ---- `python scratch_mlp.py`, run once per session --------------------------------------------
+# Twice in fact, at the same time: once where it can write figures/, once where it cannot (a file
+# named `figures` is in the way; chmod would not stop root). Both start as soon as collection
+# shows a test that needs them, so they run while the other tests do.
+
+_script_runs = {}
+
+
+def _start_script_runs():
+    for kind in ("written", "blocked"):
+        cwd = Path(tempfile.mkdtemp(prefix=f"scratch_mlp_{kind}_"))
+        if kind == "blocked":
+            (cwd / "figures").write_text("a file, not a folder\n")
+        process = subprocess.Popen(
+            [sys.executable, str(SCRIPT)],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _script_runs[kind] = (cwd, process)
+
+
+def pytest_collection_finish(session):
+    if any("script_runs" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_script_runs()
+
+
+@pytest.fixture(scope="session")
+def script_runs():
+    """``{"written" | "blocked": (cwd, returncode, stdout lines, stderr)}``."""
+    if not _script_runs:
+        _start_script_runs()
+    results = {}
+    for kind, (cwd, process) in _script_runs.items():
+        stdout, stderr = process.communicate(timeout=600)
+        results[kind] = (cwd, process.returncode, stdout.splitlines(), stderr)
+    yield results
+    for cwd, _ in _script_runs.values():
+        shutil.rmtree(cwd, ignore_errors=True)
+
+
+def pytest_sessionfinish(session):
+    # A run stopped before the fixture (-x, a deselection): do not leave the scripts behind.
+    for cwd, process in _script_runs.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        shutil.rmtree(cwd, ignore_errors=True)

@@ -4,37 +4,12 @@ import re
 import subprocess
 import sys
 
-import pytest
-from conftest import ARTICLE_LINES, MODULE_FIGURES, ROOT, SCRIPT
+from conftest import ARTICLE_LINES, MODULE_FIGURES, ROOT
 
 import scratch_mlp as sm
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SKIPPED = "figures are skipped"
-
-
-@pytest.fixture(scope="session")
-def script_runs(tmp_path_factory):
-    """``python scratch_mlp.py`` run once where it can write figures/, and once where it cannot
-    (a file named ``figures`` is in the way; chmod would not stop root), both at the same time."""
-    written = tmp_path_factory.mktemp("script")
-    blocked = tmp_path_factory.mktemp("script_without_figures")
-    (blocked / "figures").write_text("a file, not a folder\n")
-    processes = {
-        cwd: subprocess.Popen(
-            [sys.executable, str(SCRIPT)],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for cwd in (written, blocked)
-    }
-    results = {}
-    for cwd, process in processes.items():
-        stdout, stderr = process.communicate(timeout=600)
-        results[cwd] = (process.returncode, stdout.splitlines(), stderr)
-    return {"written": (written, *results[written]), "blocked": (blocked, *results[blocked])}
 
 
 def test_script_runs_and_prints_the_articles_five_lines_exactly(script_runs):
