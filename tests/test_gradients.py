@@ -97,6 +97,23 @@ def test_softmax_cross_entropy_is_exact_for_logits_of_size_1e4(dtype):
     np.testing.assert_allclose(d_logits, expected, rtol=0, atol=1e-7)
 
 
+def test_a_gradient_predicts_the_change_of_the_loss_up_to_the_exact_second_order_term():
+    # On the article's network, L is quadratic in W2: nudging W2[i, 0] by e changes the loss by
+    # dW2[i, 0] e + (1/N) sum_n A1[n, i]^2 e^2, and by nothing else.
+    rng = np.random.RandomState(0)
+    X, y = sm.make_sine_data(rng)
+    params = sm.init_mlp([1, 64, 1], rng)
+    loss, grads = sm.loss_and_grads(params, X, y, sm.mse_loss)
+    A1 = np.maximum(X @ params["W1"] + params["b1"], 0)
+    e = 1e-4
+    for i in range(64):
+        nudged = {**params, "W2": params["W2"].copy()}
+        nudged["W2"][i, 0] += e
+        change = sm.loss_and_grads(nudged, X, y, sm.mse_loss)[0] - loss
+        second_order = np.sum(A1[:, i] ** 2) / len(X) * e**2
+        assert change == pytest.approx(grads["W2"][i, 0] * e + second_order, rel=1e-6, abs=1e-15)
+
+
 # ---- whole networks: grad_check on right code ------------------------------------------------
 
 

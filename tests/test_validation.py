@@ -103,6 +103,10 @@ TRAIN_CASES = {
         lambda p, X, l, y: (p, X, l, XENT, {"batch_size": 9, "rng": np.random.default_rng()}),
         r"batch_size must be at most N = 8",
     ),
+    "batch_size True": (
+        lambda p, X, l, y: (p, X, l, XENT, {"batch_size": True, "rng": np.random.default_rng()}),
+        r"batch_size must be an integer",
+    ),
     "batch_size without rng": (
         lambda p, X, l, y: (p, X, l, XENT, {"batch_size": 4}),
         r"batch_size needs rng",
