@@ -17,6 +17,11 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
+
+# Hypothesis keeps caches in ./.hypothesis; tests write only under temporary directories.
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="hypothesis_")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scratch_mlp.py"
@@ -93,6 +98,7 @@ def script_runs():
 
 
 def pytest_sessionfinish(session):
+    shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
     # A run stopped before the fixture (-x, a deselection): do not leave the scripts behind.
     for cwd, process in _script_runs.values():
         if process.poll() is None:

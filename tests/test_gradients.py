@@ -154,7 +154,7 @@ def test_grad_check_passes_every_entry_of_every_parameter(sizes, N, loss):
     assert all(np.array_equal(params[k], before[k]) for k in params)
 
 
-@settings(max_examples=20, deadline=None, database=None)  # nothing written to .hypothesis/
+@settings(max_examples=20, deadline=None, database=None)
 @given(
     sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4),
     N=st.integers(1, 6),
