@@ -286,6 +286,7 @@ def test_grad_check_reports_and_skips_entries_on_the_kink():
     report = sm.grad_check(params, X, y, sm.mse_loss)
     assert report.ok, str(report)
     assert report["W1"]["kinks"] == report["b1"]["kinks"] == 1
+    assert report["W1"]["checked"] == report["b1"]["checked"] == 3  # the other three units
     assert report["W2"]["kinks"] == report["b2"]["kinks"] == 0  # past the ReLU: no kink
     # Without the kink test that entry would fail: the finite difference is not a derivative.
     numeric = sm.numerical_gradient(
