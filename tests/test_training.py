@@ -170,8 +170,8 @@ class InterruptedSGD(sm.SGD):
         self.calls += 1
 
 
-def test_ctrl_c_during_an_update_stops_train_after_that_whole_step(article_problem):
-    X, y, params = article_problem
+def interrupt_training(params, X, y):
+    """Train a copy of ``params`` with Ctrl-C arriving halfway through the update of step 3."""
     handler = signal.getsignal(signal.SIGINT)
     interrupted, recorded = copy_params(params), []
     with pytest.raises(KeyboardInterrupt):
@@ -187,5 +187,16 @@ def test_ctrl_c_during_an_update_stops_train_after_that_whole_step(article_probl
     assert signal.getsignal(signal.SIGINT) is handler
     whole = copy_params(params)
     expected = sm.train(whole, X, y, sm.mse_loss, sm.SGD(0.01), steps=4)
+    return interrupted, recorded, whole, expected
+
+
+def test_ctrl_c_during_an_update_stops_train_after_that_whole_step(article_problem):
+    X, y, params = article_problem
+    interrupted, _, whole, _ = interrupt_training(params, X, y)
     assert_params_equal(interrupted, whole)  # every tensor got step 3's update, none step 4's
-    assert recorded == expected  # and on_step saw the loss of every step that was applied
+
+
+def test_ctrl_c_during_an_update_leaves_on_step_the_loss_of_every_applied_step(article_problem):
+    X, y, params = article_problem
+    _, recorded, _, expected = interrupt_training(params, X, y)
+    assert recorded == expected  # four updates applied: four losses
