@@ -31,6 +31,13 @@ def test_train_with_sgd_is_the_article_loop_bit_for_bit_and_prints_its_lines(
     assert losses == [float(v) for v in expected]
     assert_params_equal(by_train, by_article)
     assert losses[-1] < losses[0] / 30
+    # At another learning rate too.
+    by_article, by_train = copy_params(params), copy_params(params)
+    expected = sm.article_loop(by_article, X, y, lr=0.003, steps=20, log_every=0)
+    assert sm.train(by_train, X, y, sm.mse_loss, sm.SGD(lr=0.003), 20) == [
+        float(v) for v in expected
+    ]
+    assert_params_equal(by_train, by_article)
 
 
 def test_adam_reaches_the_noise_floor_where_sgd_does_not(article_problem):
@@ -152,6 +159,10 @@ def test_a_dead_unit_stays_dead(article_problem):
     np.testing.assert_array_equal(params["W1"][:, dead], W1_dead)
     np.testing.assert_array_equal(params["b1"][:, dead], b1_dead)
     assert sm.dead_fraction(params, X) == dead.mean()
+    # A unit whose pre-activation is exactly 0 everywhere is inactive too: it passes no gradient.
+    params["W1"][:, ~dead] = 0.0
+    params["b1"][:, ~dead] = 0.0
+    assert sm.dead_fraction(params, X) == 1.0
 
 
 class InterruptedSGD(sm.SGD):
