@@ -1,4 +1,4 @@
-"""Shared fixtures and helpers. pytest puts the project root on sys.path (``pythonpath`` in
+"""Shared fixtures and functions. pytest puts the project root on sys.path (``pythonpath`` in
 pyproject.toml), so every test imports the module as ``import scratch_mlp``."""
 
 import os
@@ -55,7 +55,7 @@ def assert_params_equal(a, b):
         assert np.array_equal(a[name], b[name]), name
 
 
-# ---- `python scratch_mlp.py`, run once per session --------------------------------------------
+# ---- `python scratch_mlp.py`, run once per test run -------------------------------------------
 # Twice in fact, at the same time: once where it can write figures/, once where it cannot (a file
 # named `figures` is in the way; chmod would not stop root). Both start as soon as collection
 # shows a test that needs them, so they run while the other tests do.

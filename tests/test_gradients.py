@@ -321,9 +321,15 @@ def test_a_tanh_activation_plugs_into_forward_grad_check_train_and_predict():
     np.testing.assert_allclose(out, A @ params["W3"] + params["b3"], rtol=1e-12)
     report = sm.grad_check(params, X, labels, sm.softmax_cross_entropy, activation=TANH)
     assert report.ok and all(r["kinks"] == 0 for r in report.values()), str(report)
+    by_hand, adam = {k: p.copy() for k, p in params.items()}, sm.Adam(0.05)
     losses = sm.train(
         params, X, labels, sm.softmax_cross_entropy, sm.Adam(0.05), 30, activation=TANH
     )
     assert losses[-1] < losses[0] / 2
+    for loss in losses:  # the same steps, taken by hand through the tanh network
+        expected, grads = sm.loss_and_grads(by_hand, X, labels, sm.softmax_cross_entropy, TANH)
+        adam.step(by_hand, grads)
+        assert loss == expected
+    assert all(np.array_equal(params[k], by_hand[k]) for k in params)
     logits = sm.mlp_forward(params, X, TANH)[0]
     assert np.array_equal(sm.predict(params, X, TANH), logits.argmax(axis=1))

@@ -31,6 +31,13 @@ def test_train_with_sgd_is_the_article_loop_bit_for_bit_and_prints_its_lines(
     assert losses == [float(v) for v in expected]
     assert_params_equal(by_train, by_article)
     assert losses[-1] < losses[0] / 30
+    # At another learning rate too.
+    by_article, by_train = copy_params(params), copy_params(params)
+    expected = sm.article_loop(by_article, X, y, lr=0.003, steps=20, log_every=0)
+    assert sm.train(by_train, X, y, sm.mse_loss, sm.SGD(lr=0.003), 20) == [
+        float(v) for v in expected
+    ]
+    assert_params_equal(by_train, by_article)
 
 
 def test_adam_reaches_the_noise_floor_where_sgd_does_not(article_problem):
@@ -152,6 +159,10 @@ def test_a_dead_unit_stays_dead(article_problem):
     np.testing.assert_array_equal(params["W1"][:, dead], W1_dead)
     np.testing.assert_array_equal(params["b1"][:, dead], b1_dead)
     assert sm.dead_fraction(params, X) == dead.mean()
+    # A unit whose pre-activation is exactly 0 everywhere is inactive too: it passes no gradient.
+    params["W1"][:, ~dead] = 0.0
+    params["b1"][:, ~dead] = 0.0
+    assert sm.dead_fraction(params, X) == 1.0
 
 
 class InterruptedSGD(sm.SGD):
@@ -170,8 +181,8 @@ class InterruptedSGD(sm.SGD):
         self.calls += 1
 
 
-def test_ctrl_c_during_an_update_stops_train_after_that_whole_step(article_problem):
-    X, y, params = article_problem
+def interrupt_training(params, X, y):
+    """Train a copy of ``params`` with Ctrl-C arriving halfway through the update of step 3."""
     handler = signal.getsignal(signal.SIGINT)
     interrupted, recorded = copy_params(params), []
     with pytest.raises(KeyboardInterrupt):
@@ -187,5 +198,16 @@ def test_ctrl_c_during_an_update_stops_train_after_that_whole_step(article_probl
     assert signal.getsignal(signal.SIGINT) is handler
     whole = copy_params(params)
     expected = sm.train(whole, X, y, sm.mse_loss, sm.SGD(0.01), steps=4)
+    return interrupted, recorded, whole, expected
+
+
+def test_ctrl_c_during_an_update_stops_train_after_that_whole_step(article_problem):
+    X, y, params = article_problem
+    interrupted, _, whole, _ = interrupt_training(params, X, y)
     assert_params_equal(interrupted, whole)  # every tensor got step 3's update, none step 4's
-    assert recorded == expected  # and on_step saw the loss of every step that was applied
+
+
+def test_ctrl_c_during_an_update_leaves_on_step_the_loss_of_every_applied_step(article_problem):
+    X, y, params = article_problem
+    _, recorded, _, expected = interrupt_training(params, X, y)
+    assert recorded == expected  # four updates applied: four losses

@@ -190,7 +190,11 @@ HUGE = 10**400  # an int that float() cannot hold
     ],
     ids=["SGD", "RMSProp", "Adam"],
 )
-@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf"), True, "0.1", HUGE])
+@pytest.mark.parametrize(
+    "lr",
+    [0, -0.1, float("nan"), float("inf"), True, "0.1", HUGE],
+    ids=["0", "negative", "nan", "inf", "True", "a string", "10**400"],
+)
 def test_optimizers_refuse_a_bad_learning_rate(make, match, lr):
     with pytest.raises(ValueError, match=r"lr must be a finite number > 0"):
         make(lr)
