@@ -169,11 +169,23 @@ def _finite(name: str, value) -> None:
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
+def _check_init(sizes, rng, dtype, weight_std, hidden_bias) -> None:
+    if len(sizes) < 2 or not all(_count("sizes", s, low=1) for s in sizes):
+        raise ValueError(f"sizes needs at least two entries [D, C], got {sizes}")
+    if not callable(getattr(rng, "standard_normal", None)):
+        raise ValueError(f"rng must be a np.random.Generator, got {rng!r}")
+    if not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"dtype must be a floating-point type, got {np.dtype(dtype)}")
+    if weight_std is not None:  # 0 is allowed: the all-zero start is a lesson of its own
+        _number("weight_std", weight_std, allow_low=True)
+    _number("hidden_bias", hidden_bias, low=-math.inf)
+
+
 def _check_params(params) -> int:
-    """The number of layers L, after checking ``params`` is ``W1, b1, ..., WL, bL`` of one dtype."""
-    L = len(params) // 2 if isinstance(params, dict) else 0
-    if L == 0 or set(params) != {f"{kind}{l}" for l in range(1, L + 1) for kind in "Wb"}:
-        raise ValueError(f"params must be a dict with keys W1, b1, ..., WL, bL; got {params!r:.80}")
+    """The number of layers K, after checking ``params`` is ``W1, b1, ..., WK, bK`` of one dtype."""
+    K = len(params) // 2 if isinstance(params, dict) else 0
+    if K == 0 or set(params) != {f"{kind}{l}" for l in range(1, K + 1) for kind in "Wb"}:
+        raise ValueError(f"params must be a dict with keys W1, b1, ..., WK, bK; got {params!r:.80}")
     dtype = getattr(params["W1"], "dtype", None)
     for name, p in params.items():
         # One dtype for all: one float64 tensor would silently make a float32 network float64.
@@ -182,7 +194,7 @@ def _check_params(params) -> int:
                 f"params[{name!r}] is {getattr(p, 'dtype', type(p).__name__)}: every parameter "
                 f"must be a floating-point NumPy array of one dtype (params['W1'] is {dtype})"
             )
-    return L
+    return K
 
 
 def _check_X(X, W1) -> None:
@@ -234,7 +246,8 @@ def _check_labels(labels, n_classes: int, n_rows: int) -> None:
 # is the same in every layer, and the signal neither dies out nor blows up with depth.
 
 
-# %%
+# %% tags=["fold"]
+# Tutorial helper: the article's data
 def make_sine_data(rng, n: int = 200, noise: float = 0.1):
     """The article's data: ``n`` points of ``sin(x)`` on ``[-pi, pi]`` plus Gaussian noise.
 
@@ -247,36 +260,28 @@ def make_sine_data(rng, n: int = 200, noise: float = 0.1):
     return X, y
 
 
+# %%
 def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
-    """He-initialised parameters for a ReLU network with layer sizes ``[d_in, h1, ..., d_out]``.
+    """He-initialised parameters for a ReLU network with layer sizes ``[D, h1, ..., C]``.
 
-    Returns a dict with ``"W1", "b1", ..., "WL", "bL"``: ``Wl`` of shape
-    ``(sizes[l-1], sizes[l])`` drawn from ``N(0, 2 / sizes[l-1])`` and ``bl`` of shape
-    ``(1, sizes[l])`` filled with zeros. ``weight_std`` replaces He's standard deviation and
-    ``hidden_bias`` sets the hidden-layer biases: both exist to show what a bad start does.
+    Returns ``{"W1", "b1", ..., "WK", "bK"}``: ``Wl`` of shape ``(sizes[l-1], sizes[l])`` from
+    ``N(0, 2 / sizes[l-1])``, ``bl`` of shape ``(1, sizes[l])`` at zero. ``weight_std`` and
+    ``hidden_bias`` make bad starts on purpose.
 
     >>> params = init_mlp([3, 5, 2], np.random.default_rng(0))
     >>> {name: p.shape for name, p in params.items()}
     {'W1': (3, 5), 'b1': (1, 5), 'W2': (5, 2), 'b2': (1, 2)}
     """
     sizes = list(sizes)
-    if len(sizes) < 2 or not all(_count("sizes", s, low=1) for s in sizes):
-        raise ValueError(f"sizes needs at least two entries [d_in, d_out], got {sizes}")
-    if not callable(getattr(rng, "standard_normal", None)):
-        raise ValueError(f"rng must be a np.random.Generator, got {rng!r}")
-    if not np.issubdtype(dtype, np.floating):
-        raise ValueError(f"dtype must be a floating-point type, got {np.dtype(dtype)}")
-    if weight_std is not None:  # 0 is allowed: the all-zero start is a lesson of its own
-        _number("weight_std", weight_std, allow_low=True)
-    _number("hidden_bias", hidden_bias, low=-math.inf)
-    L = len(sizes) - 1
+    _check_init(sizes, rng, dtype, weight_std, hidden_bias)
+    K = len(sizes) - 1
     params = {}
-    for l in range(1, L + 1):
+    for l in range(1, K + 1):
         fan_in, fan_out = sizes[l - 1], sizes[l]
         std = np.sqrt(2 / fan_in) if weight_std is None else weight_std
         # Drawn in float64, then cast: float32 and float64 networks start from the same numbers.
         params[f"W{l}"] = (rng.standard_normal((fan_in, fan_out)) * std).astype(dtype)
-        bias = hidden_bias if l < L else 0.0
+        bias = hidden_bias if l < K else 0.0
         params[f"b{l}"] = np.full((1, fan_out), bias, dtype=dtype)
     return params
 
@@ -691,20 +696,18 @@ def relu_backward(d_A, Z):
 def mlp_forward(params, X, activation=(relu_forward, relu_backward)):
     """Forward pass: ``activation`` after every hidden layer, a linear output layer.
 
-    ``params``: ``W1, b1, ..., WL, bL`` from ``init_mlp``; ``X``: (N, d_in) of their dtype.
-    ``activation`` is a ``(forward, backward)`` pair with the signatures of ``relu_forward`` and
-    ``relu_backward``; ReLU by default. Returns ``out`` (N, d_out) and the cache that
-    ``mlp_backward`` needs: per layer, its linear cache, and the activation's backward function
-    and cache (``None`` for the output layer).
+    ``X``: (N, D) in the dtype of ``params``. ``activation`` is a ``(forward, backward)`` pair
+    like ``(relu_forward, relu_backward)``. Returns ``out`` (N, C) and the cache for
+    ``mlp_backward``: per layer, the linear cache, the activation's backward function and cache.
     """
-    L = _check_params(params)
+    K = _check_params(params)
     _check_X(X, params["W1"])
     act_forward, act_backward = activation
     cache = []
     A = X
-    for l in range(1, L + 1):
+    for l in range(1, K + 1):
         Z, linear_cache = linear_forward(A, params[f"W{l}"], params[f"b{l}"])
-        if l < L:
+        if l < K:
             A, act_cache = act_forward(Z)
             cache.append((linear_cache, act_backward, act_cache))
         else:
@@ -713,12 +716,8 @@ def mlp_forward(params, X, activation=(relu_forward, relu_backward)):
 
 
 def mlp_backward(params, cache, d_out):
-    """Backward pass: the gradient of the loss for every parameter, from ``d_out = dL/d out``.
-
-    ``d_out`` is shaped like ``out`` and comes from a loss function; ``cache`` from
-    ``mlp_forward``. Returns a dict with the keys, shapes and dtypes of ``params``:
-    ``grads["Wl"] = dL/dWl``, ``grads["bl"] = dL/dbl``.
-    """
+    """Backward pass: from ``d_out = dL/d out`` (shaped like ``out``) and the forward cache,
+    the gradient of every parameter, in a dict keyed like ``params``."""
     grads = {}
     d_Z = d_out  # the output layer is linear: dL/dZ_L = dL/d out
     for l in range(len(cache), 0, -1):
@@ -753,7 +752,8 @@ def loss_and_grads(params, X, y, loss_fn, activation=(relu_forward, relu_backwar
 # is largest by $\delta = 10^{-4}$, and compare the change of the loss with the gradient's
 # prediction $\frac{\partial L}{\partial \theta}\,\delta$.
 
-# %%
+# %% tags=["fold"]
+# The nudge: move one weight of W2 by delta, and compare
 if __name__ == "__main__":
     loss, grads = loss_and_grads(params_init, X_sine, y_sine, mse_loss)
     i = int(np.argmax(np.abs(grads["W2"][:, 0])))
@@ -791,7 +791,8 @@ if __name__ == "__main__":
 # 0.1^2)$, $b = -0.1$).
 
 
-# %%
+# %% tags=["fold"]
+# Tutorial helper: dead_fraction, the share of first-layer units never active
 def dead_fraction(params, X) -> float:
     """Tutorial helper: the fraction of the first hidden layer's units that are inactive
     (``Z1 <= 0``) on every row of ``X``."""
@@ -802,7 +803,8 @@ def dead_fraction(params, X) -> float:
     return float(np.mean(~(Z1 > 0).any(axis=0)))
 
 
-# %%
+# %% tags=["fold"]
+# Three starts, 2001 steps each: how many units are dead
 if __name__ == "__main__":
     starts = {
         "He": {},
@@ -863,12 +865,8 @@ if __name__ == "__main__":
 # $$\frac{\partial L}{\partial \theta} \approx \frac{L(\theta + h) - L(\theta - h)}{2h},
 #   \qquad h = 10^{-5}.$$
 #
-# Its error has two parts. Truncation: the centred form is off by about
-# $\tfrac{h^2}{6} L'''$, $10^{-11}$ here (the one-sided $(L(\theta+h) - L(\theta))/h$ would be off
-# by $O(h)$, a million times more). Rounding: $L(\theta + h) - L(\theta - h)$ cancels almost all
-# the digits of $L$, which leaves a noise of about $\varepsilon_\mathrm{mach} |L| / h$: $10^{-11}$
-# in float64 ($\varepsilon_\mathrm{mach} \approx 2 \times 10^{-16}$), but $10^{-2}$ in float32,
-# as large as the errors we hunt. So the check always runs in float64.
+# Its error is about $10^{-11}$ in float64 (the box below says why), so the check always runs
+# in float64.
 #
 # `numerical_gradient(f, x)` does this for any function `f` of one array `x`, so you can check
 # a layer of your own with it. `grad_check` applies it to every parameter of a network and
@@ -878,6 +876,15 @@ if __name__ == "__main__":
 # A real bug is a wrong sign, a missing factor, a forgotten mask: it misses by far more. For each
 # tensor the table shows how many entries were checked, the worst absolute and relative error,
 # and the result.
+
+
+# %% [markdown] tags=["deeper"]
+# **Going deeper: the finite difference's own error.** It has two parts. Truncation: the centred
+# form is off by about $\tfrac{h^2}{6} L'''$, $10^{-11}$ here (the one-sided $(L(\theta+h) -
+# L(\theta))/h$ would be off by $O(h)$, a million times more). Rounding: $L(\theta + h) - L(\theta -
+# h)$ cancels almost all the digits of $L$, which leaves a noise of about $\varepsilon_\mathrm{mach}
+# |L| / h$: $10^{-11}$ in float64 ($\varepsilon_\mathrm{mach} \approx 2 \times 10^{-16}$), but
+# $10^{-2}$ in float32, as large as the errors we hunt. So the check always runs in float64.
 
 
 # %%
@@ -910,6 +917,8 @@ def numerical_gradient(f, x, h: float = 1e-5):
     return grad
 
 
+# %% tags=["fold"]
+# The report grad_check returns: a dict per tensor, printed as a table
 class GradCheckReport(dict):
     """What ``grad_check`` returns: per tensor name, a dict with ``checked`` (entries compared),
     ``kinks`` (entries skipped because a ReLU switched within ``h``), ``max_abs_error``,
@@ -934,6 +943,7 @@ class GradCheckReport(dict):
         return "\n".join(lines)
 
 
+# %%
 def grad_check(
     params,
     X,
@@ -948,12 +958,9 @@ def grad_check(
 ):
     """Check ``mlp_backward`` against ``numerical_gradient``, every entry, in float64.
 
-    An entry passes when ``|g - g_num| <= atol + rtol * |g_num|`` (``g`` from ``mlp_backward``,
-    ``g_num`` from ``numerical_gradient``).
-    Entries where a ReLU unit switched on or off between ``theta - h`` and ``theta + h`` are
-    skipped and counted: there the finite difference is not a derivative. The check costs two
-    loss evaluations per parameter entry; past ``max_evals`` it refuses, naming the cost.
-    Returns a ``GradCheckReport``.
+    An entry passes when ``|g - g_num| <= atol + rtol * |g_num|``. Entries where a ReLU
+    switched between ``theta - h`` and ``theta + h`` are skipped and counted. It costs two loss
+    evaluations per entry, and refuses past ``max_evals``. Returns a ``GradCheckReport``.
 
     >>> rng = np.random.default_rng(0)
     >>> params = init_mlp([3, 4, 2], rng)
@@ -1035,7 +1042,8 @@ if __name__ == "__main__":
 # ReLU units are on at every evaluation, and skips (and counts) the entries whose two evaluations
 # switched a unit. Below, $b_1[0]$ is set so that $Z_1 = 10^{-7}$ for one example: on the kink.
 
-# %%
+# %% tags=["fold"]
+# A pre-activation put on the kink, and the check that skips it
 if __name__ == "__main__":
     on_kink = {name: p.copy() for name, p in params_init.items()}
     j, i = 0, 150
@@ -1125,6 +1133,30 @@ def _non_finite_loss_message(loss, step: int, optimizer) -> str:
     )
 
 
+def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every):
+    """train's arguments, checked once before the first step."""
+    _check_params(params)
+    _check_X(X, params["W1"])
+    _finite("X", X)
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows: there is nothing to compute a loss on")
+    if _array("y", y).shape[:1] != X.shape[:1]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has shape {y.shape}")
+    _finite("y", y)
+    if np.issubdtype(y.dtype, np.integer) and loss_fn is not mse_loss:
+        # Class labels: check them all now, not when a mini-batch first meets a bad one.
+        _check_labels(y, params[f"W{len(params) // 2}"].shape[1], X.shape[0])
+    _count("steps", steps), _count("log_every", log_every)
+    N = X.shape[0]
+    if batch_size is not None:
+        if _count("batch_size", batch_size, low=1) > N:
+            raise ValueError(f"batch_size must be at most N = {N}, got {batch_size}")
+        if not callable(getattr(rng, "permutation", None)):
+            raise ValueError(f"batch_size needs rng, a np.random.Generator, got {rng!r}")
+    if not callable(loss_fn) or not callable(getattr(optimizer, "step", None)):
+        raise ValueError("loss_fn must be a function and optimizer must have .step(params, grads)")
+
+
 @contextlib.contextmanager
 def _hold_ctrl_c():
     """Hold Ctrl-C (SIGINT) during the block, so an update is never half done. Yields a list
@@ -1191,38 +1223,15 @@ def train(
 ) -> list[float]:
     """Train ``params`` in place for ``steps`` steps; return the loss of every step.
 
-    ``loss_fn(out, y) -> (loss, d_out)`` is ``mse_loss`` or ``softmax_cross_entropy``;
-    ``optimizer`` has ``.step(params, grads)``. Full batch by default; with ``batch_size`` each
-    step takes the next ``batch_size`` rows of a permutation drawn from ``rng`` once per epoch
-    (rows too few to fill a last batch are skipped that epoch). With ``log_every`` > 0 it prints
-    the loss every ``log_every`` steps in the article's format. ``on_step(step, loss, params)``,
-    if given, is called after every update: to log a held-out loss, or to keep the losses of a
-    run you may interrupt.
-
-    Ctrl-C stops training between two steps: every tensor and the optimizer's state are then
-    those after the last whole step. Raises ``FloatingPointError`` naming the step if the loss
-    becomes NaN or infinite.
+    Full batch by default. With ``batch_size``, each step takes the next rows of a permutation
+    drawn from ``rng`` once per epoch (a last batch too small is skipped). ``log_every`` > 0
+    prints the loss in the article's format. ``on_step(step, loss, params)`` is called after
+    every update: to log a held-out loss, or to keep the losses of a run you may interrupt.
+    Ctrl-C stops training between two whole steps. A NaN or infinite loss raises
+    ``FloatingPointError`` naming the step.
     """
-    _check_params(params)
-    _check_X(X, params["W1"])
-    _finite("X", X)
-    if X.shape[0] == 0:
-        raise ValueError("X has no rows: there is nothing to compute a loss on")
-    if _array("y", y).shape[:1] != X.shape[:1]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has shape {y.shape}")
-    _finite("y", y)
-    if np.issubdtype(y.dtype, np.integer) and loss_fn is not mse_loss:
-        # Class labels: check them all now, not when a mini-batch first meets a bad one.
-        _check_labels(y, params[f"W{len(params) // 2}"].shape[1], X.shape[0])
-    steps, log_every = _count("steps", steps), _count("log_every", log_every)
+    _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every)
     N = X.shape[0]
-    if batch_size is not None:
-        if _count("batch_size", batch_size, low=1) > N:
-            raise ValueError(f"batch_size must be at most N = {N}, got {batch_size}")
-        if not callable(getattr(rng, "permutation", None)):
-            raise ValueError(f"batch_size needs rng, a np.random.Generator, got {rng!r}")
-    if not callable(loss_fn) or not callable(getattr(optimizer, "step", None)):
-        raise ValueError("loss_fn must be a function and optimizer must have .step(params, grads)")
     batch_size = batch_size or N
     losses = []
     order, position = np.arange(N), N
@@ -1288,7 +1297,8 @@ if __name__ == "__main__":
 # the gradient along $v$, the growth measured from one step to the next, and how much of the loss
 # lies along $v$: $(g \cdot v)^2 / 2\lambda_\mathrm{max}$, for the gradient $g$.
 
-# %%
+# %% tags=["fold"]
+# The top curvature over the first 40 steps, by power iteration
 if __name__ == "__main__":
     names = list(params_init)
 
@@ -1496,7 +1506,8 @@ class Adam:
 # condition number of 50) along axes tilted by 30°, 60 steps from the same start. The same
 # classes that train the network update this two-number $\theta$.
 
-# %%
+# %% tags=["fold"]
+# SGD, momentum, RMSProp and Adam on the bowl
 if __name__ == "__main__":
     angle = np.pi / 6
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -1582,7 +1593,8 @@ if __name__ == "__main__":
 # From its initialisation, the first five steps with and without bias
 # correction, and the size of each step, $\max_k |\Delta\theta_k|$:
 
-# %%
+# %% tags=["fold"]
+# Adam's first five steps, with and without bias correction
 if __name__ == "__main__":
     for corrected in (True, False):
         params = {name: p.copy() for name, p in params_init.items()}
@@ -1599,7 +1611,8 @@ if __name__ == "__main__":
 # and from the same start. The noise floor is marked: $y$ carries noise of variance
 # $\sigma^2 = 0.01$, which no function of $x$ can predict.
 
-# %%
+# %% tags=["fold"]
+# SGD and Adam, 2001 steps from the same start
 if __name__ == "__main__":
     curves = {}
     for label, optimizer in [("SGD, lr = 0.01", SGD(lr=0.01)), ("Adam, lr = 0.01", Adam(lr=0.01))]:
@@ -1639,7 +1652,8 @@ if __name__ == "__main__":
 # the parameters, whatever the gradient's size. A sweep shows each one's usable range: the loss
 # after 500 steps for learning rates from $10^{-4}$ to 1.
 
-# %%
+# %% tags=["fold"]
+# The learning-rate sweep: 500 steps at each rate
 if __name__ == "__main__":
     learning_rates = np.geomspace(1e-4, 1, 9)
     final = {"SGD": [], "Adam": []}
@@ -1703,7 +1717,8 @@ if __name__ == "__main__":
 # rows, 2001 steps each. `on_step` records the loss on all 200 rows every 20 steps, so the three
 # curves are measured the same way.
 
-# %%
+# %% tags=["fold"]
+# Adam with batches of 1, 16 and 200 rows
 if __name__ == "__main__":
 
     def full_loss(params):
@@ -1768,7 +1783,8 @@ if __name__ == "__main__":
 # want is how well it predicts new points. Draw 200 fresh points of the same noisy sine, never
 # trained on, and log the loss on them every 20 steps while Adam trains.
 
-# %%
+# %% tags=["fold"]
+# Fresh points of the same sine, their loss logged while training
 if __name__ == "__main__":
     held_out_rng = np.random.default_rng(7)
     X_held = np.sort(held_out_rng.uniform(-np.pi, np.pi, (200, 1)), axis=0)
@@ -1850,11 +1866,16 @@ if __name__ == "__main__":
 # The $p$ comes from the normaliser (raising any logit takes probability from every class, the
 # true one included), the $-1$ from the true class's own logit, and the $1/N$ from the mean.
 #
-# **Why subtract the row max.** Softmax does not change when a constant is subtracted from every
-# logit of a row. With $z_{i,:} - \max_c z_{ic}$ the largest exponent is $e^0 = 1$: nothing
-# overflows (`np.exp(1000.)` is `inf`), and the sum is at least 1, so its log is finite.
+# The code subtracts each row's largest logit before exponentiating, and computes the loss as
+# log-sum-exp minus the true logit rather than as `log(softmax)`: the box below says why.
+
+# %% [markdown] tags=["deeper"]
+# **Going deeper: why subtract the row max, and why log-sum-exp.** Softmax does not change when a
+# constant is subtracted from every logit of a row. With $z_{i,:} - \max_c z_{ic}$ the largest
+# exponent is $e^0 = 1$: nothing overflows (`np.exp(1000.)` is `inf`), and the sum is at least 1, so
+# its log is finite.
 #
-# **Why log-sum-exp, not `log(softmax)`.** For a badly wrong prediction $p_{iy_i}$ can be
+# *Log-sum-exp, not `log(softmax)`.* For a badly wrong prediction $p_{iy_i}$ can be
 # smaller than the smallest float ($e^{-20000}$ for logits of size $10^4$); it underflows to 0
 # and `log(0)` is $-\infty$. In the second form nothing that could vanish is exponentiated before
 # the log is taken: the loss is exact, 20000 for that example.
@@ -1868,7 +1889,8 @@ if __name__ == "__main__":
 # `[rows, labels]` does the same without an $N \times C$ array.
 
 
-# %%
+# %% tags=["fold"]
+# Tutorial helper: softmax on its own
 def softmax(logits):
     """Row-wise softmax of (N, C) logits, with the row max subtracted so nothing overflows.
 
@@ -1880,6 +1902,7 @@ def softmax(logits):
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+# %%
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of the softmax of ``logits`` against integer class ``labels``.
 
@@ -1913,7 +1936,8 @@ def softmax_cross_entropy(logits, labels):
 # and never trained on; accuracy is measured on them.
 
 
-# %%
+# %% tags=["fold"]
+# Tutorial helpers: the spiral data, and a train/test split
 def make_spirals(rng, n_per_class: int = 200, n_classes: int = 3, noise: float = 0.15):
     """``n_classes`` spiral arms in 2-D. Returns ``X`` (N, 2) float64 and ``labels`` (N,) int64."""
     radius = np.linspace(0.05, 1.0, n_per_class)
@@ -1940,6 +1964,7 @@ def split(X, labels, rng, test_fraction: float = 0.25):
     return X[train_rows], labels[train_rows], X[test], labels[test]
 
 
+# %%
 def predict(params, X, activation=(relu_forward, relu_backward)):
     """The predicted class of each row of ``X``: the argmax of the logits, shape (N,).
 
@@ -1949,7 +1974,8 @@ def predict(params, X, activation=(relu_forward, relu_backward)):
     return mlp_forward(params, X, activation)[0].argmax(axis=1)
 
 
-# %%
+# %% tags=["fold"]
+# The spiral classifier: 500 steps of Adam
 if __name__ == "__main__":
     spiral_rng = np.random.default_rng(0)
     X_spiral, labels_spiral = make_spirals(spiral_rng)
