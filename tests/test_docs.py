@@ -501,7 +501,8 @@ READ_PAGE_JS = r"""() => {
 }"""
 
 # With every folded box open: the code and output blocks wider than their box, the widths of
-# the display equations, and whether the page itself scrolls sideways.
+# the display equations, whether the page itself scrolls sideways, and markdown cells narrower
+# than the column.
 MEASURE_JS = r"""() => {
   const article = document.querySelector("article");
   return {
@@ -515,6 +516,16 @@ MEASURE_JS = r"""() => {
       scrolls: ["auto", "scroll"].includes(getComputedStyle(m).overflowX),
     })),
     pageWidth: document.documentElement.scrollWidth,
+    // Inline math cannot wrap or scroll: one wider than the column pushes the page sideways.
+    // In a table it scrolls with the table.
+    wideInline: Array.from(MathJax.startup.document.math)
+      .filter((m) => !m.display && !m.typesetRoot.closest("table"))
+      .filter((m) => m.typesetRoot.getBoundingClientRect().width > article.clientWidth)
+      .map((m) => m.math),
+    // Text squeezed beside the floated download button for a whole cell's height.
+    narrowText: [...article.querySelectorAll(".jp-RenderedMarkdown")]
+      .filter((m) => m.getBoundingClientRect().width < 0.9 * article.clientWidth)
+      .map((m) => m.textContent.trim().slice(0, 60)),
   };
 }"""
 
@@ -688,13 +699,22 @@ def test_code_fits_a_1280_pixel_window(reports, page):
     assert reports[page.slug].wide["wideBlocks"] == []
 
 
-@pytest.mark.parametrize("page", PAGES, ids=slug)
-def test_display_equations_scroll_rather_than_shrink_on_a_phone(reports, page):
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=slug)
+def test_text_takes_the_whole_column(reports, page):
     report = reports[page.slug]
-    assert report.phone["pageWidth"] <= 390, "the page itself scrolls sideways on a phone"
+    assert report.wide["narrowText"] == []
+    assert report.phone["narrowText"] == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=slug)
+def test_formulas_stay_readable_on_a_phone(reports, page):
+    report = reports[page.slug]
+    # A display equation wider than the column keeps its size and scrolls in its own box.
     for wide, phone in zip(report.wide["equations"], report.phone["equations"], strict=True):
         assert phone["width"] == pytest.approx(wide["width"], abs=1), f"shrunk: {phone['tex']}"
         assert phone["scrolls"] or not phone["clipped"], f"cut off: {phone['tex']}"
+    assert report.phone["wideInline"] == [], "inline math wider than a phone: make it $$display$$"
+    assert report.phone["pageWidth"] <= 390, "the page itself scrolls sideways on a phone"
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=slug)
