@@ -36,7 +36,9 @@ import json, sys
 from mkdocs_jupyter import convert
 sys.stdout.write(convert.nb2html(sys.argv[1], **json.loads(sys.argv[2])))
 """
-_original_nb2html = mkdocs_jupyter.convert.nb2html
+# `mkdocs serve` loads this hook again for every rebuild: keep the plugin's own function.
+_original_nb2html = getattr(mkdocs_jupyter.convert.nb2html, "original", None)
+_original_nb2html = _original_nb2html or mkdocs_jupyter.convert.nb2html
 _pending: dict[str, Future] = {}
 _pool: ThreadPoolExecutor | None = None
 _running: set[subprocess.Popen] = set()
@@ -94,6 +96,9 @@ def _nb2html(nb_path, **arguments):
     if future is None:
         return _original_nb2html(nb_path, **arguments)
     return future.result()
+
+
+_nb2html.original = _original_nb2html
 
 
 # After every on_files (mkdocs-jupyter's marks the pages it renders) and after MkDocs has set
