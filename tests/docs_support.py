@@ -1,7 +1,6 @@
-"""What the docs tests share: the pages rendered from jupytext ``.py`` files and what each must
-show, and how to build the site.
+"""What the docs tests share: the site's pages and what each must show, and how to build it.
 
-To publish another executed page, for instance ``docs/failure_modes.py``: add it to ``nav`` in
+To publish another executed page, for instance ``docs/exercises.py``: add it to ``nav`` in
 ``mkdocs.yml`` and add a ``NotebookPage`` for it to ``NOTEBOOK_PAGES`` below. The build and
 browser tests then check it like the main page.
 
@@ -29,8 +28,9 @@ def saved_figures(source: str) -> list[str]:
     """The file names passed to ``save_figure`` in ``source`` (a path from the project root), in
     the order of the calls: the figures that executing the file writes and shows.
 
-    Every call must name its file with a string literal so the count can be read from the code;
-    a page that draws figures another way gives its count by hand.
+    Every call must name its file with a string literal, ``save_figure(fig, "name.png",
+    alt=...)``, so the count can be read from the code; a page that draws figures another way
+    gives its count by hand.
     """
     tree = ast.parse((ROOT / source).read_text(encoding="utf-8"))
     definitions = [
@@ -56,25 +56,39 @@ def saved_figures(source: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class NotebookPage:
-    source: str  # the .py file, as a path from the project root
+class Page:
     url: str  # the page's path in the built site
-    figures: int  # how many figure images the executed page shows
 
     @property
     def slug(self) -> str:
         return self.url.strip("/").replace("/", "-") or "home"
 
 
+@dataclass(frozen=True)
+class NotebookPage(Page):
+    """A page rendered and executed from a jupytext ``.py`` file."""
+
+    source: str  # the .py file, as a path from the project root
+    figures: int  # how many figure images the executed page shows
+
+
+@dataclass(frozen=True)
+class MarkdownPage(Page):
+    formulas: int  # how many formulas it has at least
+
+
+def _notebook(source: str, url: str) -> NotebookPage:
+    return NotebookPage(url, source, figures=len(saved_figures(source)))
+
+
 NOTEBOOK_PAGES = [
-    NotebookPage("scratch_mlp.py", "scratch_mlp/", figures=len(saved_figures("scratch_mlp.py"))),
-    NotebookPage(
-        "docs/failure_modes.py",
-        "failure_modes/",
-        figures=len(saved_figures("docs/failure_modes.py")),
-    ),
-    NotebookPage("docs/pytorch.py", "pytorch/", figures=len(saved_figures("docs/pytorch.py"))),
+    _notebook("scratch_mlp.py", "scratch_mlp/"),
+    _notebook("docs/failure_modes.py", "failure_modes/"),
+    _notebook("docs/exercises.py", "exercises/"),
+    _notebook("docs/pytorch.py", "pytorch/"),
 ]
+MARKDOWN_PAGES = [MarkdownPage("", 5), MarkdownPage("benchmark/", 0), MarkdownPage("reference/", 0)]
+PAGES = [MARKDOWN_PAGES[0], *NOTEBOOK_PAGES, *MARKDOWN_PAGES[1:]]
 
 
 def markdown_cells(source: str) -> list[str]:
@@ -111,25 +125,37 @@ def skip_unless_required(reason: str) -> None:
     pytest.skip(reason)
 
 
-def require_docs_packages() -> None:
-    for module in ("mkdocs", "material", "mkdocs_jupyter", "mathjax", "jupytext"):
-        if importlib.util.find_spec(module) is None:
-            skip_unless_required(f"{module} is not installed: pip install -r requirements-test.txt")
+DOCS_MODULES = ("mkdocs", "material", "mkdocs_jupyter", "mkdocstrings_handlers", "mathjax")
+
+
+def missing_docs_package() -> str | None:
+    """The first docs requirement not installed, or None."""
     # The site executes docs/pytorch.py, the same model in PyTorch.
-    if importlib.util.find_spec("torch") is None:
-        skip_unless_required("torch is not installed: pip install -r requirements-torch.txt")
+    for module in (*DOCS_MODULES, "jupytext", "griffe", "torch"):
+        if importlib.util.find_spec(module) is None:
+            return module
+    return None
 
 
-def mkdocs_build(project: Path, site_dir: Path) -> subprocess.CompletedProcess:
+def require_docs_packages() -> None:
+    if missing := missing_docs_package():
+        skip_unless_required(f"{missing} is not installed: pip install -r requirements-test.txt")
+
+
+def mkdocs_build(
+    project: Path, site_dir: Path, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """``mkdocs build --strict`` of ``project`` into ``site_dir``, started in ``project`` as the
-    README says: the executed pages' kernels start there too, and write their figures there."""
-    require_docs_packages()
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DOCS_NOTEBOOK_CACHE": "false"}
-    return subprocess.run(
+    README says: the executed pages' kernels start there too, and write their figures there.
+    Returns its exit status and its log (stdout and stderr together)."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DOCS_NOTEBOOK_CACHE": "false", **(env or {})}
+    result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
         cwd=project,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         timeout=600,
     )
+    return result.returncode, result.stdout

@@ -1,4 +1,5 @@
-"""MkDocs hooks: publish the top-level module as a page and serve MathJax from its pinned package.
+"""MkDocs hooks: publish the top-level module as a page, serve MathJax from its pinned package,
+and fold the executed pages' plumbing and asides.
 
 ``scratch_mlp.py`` lives at the project root, outside ``docs/``, and must stay the only copy of
 the code. MkDocs only collects files under ``docs_dir``, so ``on_files`` adds it as a plain
@@ -12,9 +13,12 @@ import importlib.util
 import os
 from pathlib import Path
 
+# MkDocs puts this folder on sys.path while it loads the hook.
+from folds import FoldError, fold_notebook, toc_tokens
 from mkdocs.exceptions import Abort, PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.toc import get_toc
 
 ROOT = Path(__file__).resolve().parents[2]  # docs/hooks/docs.py -> the project root
 MODULE = "scratch_mlp.py"
@@ -73,6 +77,20 @@ def on_files(files: Files, config) -> Files:
             )
         )
     return files
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """Executed pages: collapse the code cells tagged ``fold`` and the markdown cells tagged
+    ``deeper`` (see folds.py), and read the table of contents from the headings left in view."""
+    if not page.file.src_uri.endswith(".py"):
+        return html
+    try:
+        html, hidden = fold_notebook(html)
+    except FoldError as error:
+        raise PluginError(f"{page.file.src_uri}: {error}") from error
+    depth = config.plugins["mkdocs-jupyter"].config["toc_depth"]
+    page.toc = get_toc(toc_tokens(html, depth, leave_out=hidden))
+    return html
 
 
 def on_page_context(context, page, config, nav):
