@@ -1884,9 +1884,12 @@ if __name__ == "__main__":
 # **Going deeper: the same gradient through the softmax's Jacobian.** The longer route gives
 # the same answer. $\partial p_{ij}/\partial z_{ik} = p_{ij}(\mathbb 1[j=k] - p_{ik})$ and
 # $\partial \ell_i / \partial p_{ij} = -\mathbb 1[j = y_i] / p_{ij}$, so
-# $\partial \ell_i / \partial z_{ik} = -\tfrac{1}{p_{iy_i}}\, p_{iy_i}(\mathbb 1[y_i = k] -
-# p_{ik}) = p_{ik} - \mathbb 1[k = y_i]$. The code never builds a one-hot matrix: subtracting 1 at
-# `[rows, labels]` does the same without an $N \times C$ array.
+#
+# $$\frac{\partial \ell_i}{\partial z_{ik}} = -\frac{1}{p_{iy_i}}\, p_{iy_i}(\mathbb 1[y_i = k]
+#   - p_{ik}) = p_{ik} - \mathbb 1[k = y_i].$$
+#
+# The code never builds a one-hot matrix: subtracting 1 at `[rows, labels]` does the same
+# without an $N \times C$ array.
 
 
 # %% tags=["fold"]

@@ -1043,9 +1043,11 @@ def batchnorm_backward(d_out, cache):
 
 # %% [markdown] tags=["deeper"]
 # **Hint.** Work with $\hat Z$ rather than $Z$. Then
-# $\partial L/\partial \sigma^2 = -\tfrac12 (\sigma^2+\epsilon)^{-3/2} \sum_n
-# \texttt{d\_Z\_hat}_{n,:} (Z - \mu)_{n,:}$, and
-# $\partial L/\partial \mu = -(\sigma^2+\epsilon)^{-1/2} \sum_n \texttt{d\_Z\_hat}_{n,:}$ (the
+#
+# $$\frac{\partial L}{\partial \sigma^2} = -\tfrac12 (\sigma^2+\epsilon)^{-3/2} \sum_n
+#   \mathtt{d\_Z\_hat}_{n,:} (Z - \mu)_{n,:}$$
+#
+# and $\partial L/\partial \mu = -(\sigma^2+\epsilon)^{-1/2} \sum_n \mathtt{d\_Z\_hat}_{n,:}$ (the
 # term of $\partial \sigma^2 / \partial \mu$ is a sum of $Z - \mu$, which is 0). Each $Z_{nd}$
 # reaches the loss three ways: through $\hat Z_{nd}$ with weight $(\sigma^2+\epsilon)^{-1/2}$,
 # through $\mu$ with weight $1/N$, and through $\sigma^2$ with weight $2(Z_{nd} - \mu)/N$. Add

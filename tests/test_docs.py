@@ -322,7 +322,7 @@ def test_printed_results_appear_under_their_cells(built_site):
     shown = text(page_html(built_site, "scratch_mlp/"))
     for printed in (
         "Step 2000 loss=",
-        "curvature of L in W2, at init",
+        "peak of the loss at step",
         "identical to the article's loop, bit for bit: True",
         "test accuracy",
     ):
