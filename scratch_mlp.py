@@ -20,11 +20,9 @@
 # $$Z_1 = X W_1 + b_1, \qquad A_1 = \operatorname{ReLU}(Z_1), \qquad
 #   \mathrm{out} = A_1 W_2 + b_2, \qquad L = \frac{1}{N} \sum_{i=1}^{N} (\mathrm{out}_i - y_i)^2 ,$$
 #
-# and the update is $\theta \leftarrow \theta - \eta\, \partial L / \partial \theta$ for every
-# parameter $\theta$. Section 1 runs this loop; section 2 derives the backward step by hand;
-# section 3 checks it numerically; section 4 turns the loop into functions you can reuse;
-# section 5 explains the step size and builds up to Adam; section 6 trains on mini-batches and
-# watches held-out data; section 7 trains a classifier.
+# and the update is $\theta \leftarrow \theta - \eta\, \partial L / \partial \theta$. Sections 1
+# to 4 run, derive, check and package this loop; 5 to 7 cover the step size and Adam,
+# mini-batches and held-out data, and a classifier.
 #
 # **Notation.** The math uses the code's names, so each equation can be matched to its line.
 #
@@ -39,9 +37,8 @@
 # | $\partial L / \partial Z_1$ | `d_Z1` | the gradient with respect to an intermediate array |
 # | $\eta$ | `lr` | the learning rate |
 #
-# `python scratch_mlp.py` runs the whole page top to bottom, printing what you see below and
-# writing the figures into `figures/`. `import scratch_mlp` runs nothing: it defines the
-# functions, so you can copy this file into a project and call them.
+# `python scratch_mlp.py` runs this page and writes its figures into `figures/`;
+# `import scratch_mlp` runs nothing, so you can copy the file into a project.
 
 # %%
 from __future__ import annotations
@@ -286,6 +283,8 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
     return params
 
 
+# %% tags=["fold"]
+# Tutorial helper: article_loop, the article's loop line for line (section 2.1 derives it)
 def article_loop(params, X, y, lr: float = 0.01, steps: int = 2001, log_every: int = 500):
     """The article's training loop, line for line; updates ``params`` in place.
 
@@ -432,7 +431,7 @@ if __name__ == "__main__":
     for name, value in [("Z1", Z1), ("A1", A1), ("out", out), ("loss", loss), ("d_out", d_out),
                         ("dW2", dW2), ("db2", db2), ("d_A1", d_A1), ("d_Z1", d_Z1),
                         ("dW1", dW1), ("db1", db1)]:  # fmt: skip
-        print(f"{name:5s} = {np.array2string(np.asarray(value), separator=', ')}")
+        print(f"{name:5s} = {np.asarray(value).tolist()}")
 
 # %% [markdown]
 # Follow one entry through. $W_{1}[0, 1] = -1$ is the weight into hidden unit 1. It reaches the
@@ -556,8 +555,8 @@ if __name__ == "__main__":
 def mse_loss(out, y):
     """Mean squared error over all entries, and its gradient with respect to ``out``.
 
-    ``out`` and ``y``: ``(N, d_out)`` of the same dtype. Returns ``(loss, d_out)``: a scalar of
-    that dtype and ``d_out = 2 (out - y) / out.size`` of shape ``(N, d_out)``.
+    ``out`` and ``y``: (N, C), one dtype. Returns ``(loss, d_out)``, with
+    ``d_out = 2 (out - y) / out.size``.
 
     >>> loss, d_out = mse_loss(np.array([[1.0], [3.0]]), np.array([[0.0], [0.0]]))
     >>> float(loss), d_out.ravel().tolist()
@@ -610,9 +609,8 @@ def linear_forward(X, W, b):
 def linear_backward(d_Z, cache, need_d_X: bool = True):
     """Gradients of a linear layer from the upstream gradient ``d_Z`` of shape (N, d_out).
 
-    Returns ``(d_X, dW, db)`` with the shapes of ``X``, ``W`` and ``b``. The first layer passes
-    ``need_d_X=False``: nothing upstream needs the gradient of the data (``d_X`` is then
-    ``None``), and skipping it saves a product as large as ``dW``'s.
+    Returns ``(d_X, dW, db)``, shaped like ``X``, ``W``, ``b``. The first layer passes
+    ``need_d_X=False`` (``d_X`` is then ``None``): nothing needs the gradient of the data.
 
     >>> X, W, b = np.ones((4, 3)), np.ones((3, 2)), np.zeros((1, 2))
     >>> Z, cache = linear_forward(X, W, b)
@@ -685,11 +683,9 @@ def relu_backward(d_A, Z):
 # network. `loss_and_grads` is one forward and one backward pass: the first three of the four
 # steps.
 #
-# **Your own layer.** The activation is an argument: a pair of functions with the signatures of
-# `relu_forward` and `relu_backward`. Write `tanh_forward(Z)` returning `(A, cache)` and
-# `tanh_backward(d_A, cache)` returning `d_Z`, pass `activation=(tanh_forward, tanh_backward)`
-# to `mlp_forward`, `loss_and_grads`, `grad_check` or `train`, and the network uses it. The
-# [exercises](../exercises/) do exactly that.
+# **Your own layer.** Write `tanh_forward(Z) -> (A, cache)` and `tanh_backward(d_A, cache) ->
+# d_Z`, pass `activation=(tanh_forward, tanh_backward)` to `mlp_forward`, `loss_and_grads`,
+# `grad_check` or `train`, and the network uses them; the [exercises](../exercises/) do it.
 
 
 # %%
@@ -778,14 +774,10 @@ if __name__ == "__main__":
 #
 # ### 2.7 Dead neurons
 #
-# Look again at `d_Z1 = d_A1 * (Z1 > 0)`. A first-layer unit $j$ with $Z_1[i, j] \le 0$ for
-# every example $i$ is **dead**: column $j$ of `d_Z1` is zero, so `dW1[:, j]` and `db1[j]` are
-# zero and its incoming weights never change; its column of $A_1$ is zero, so `dW2[j]` is zero
-# too. Its weights and its input $X$ never change, so neither does its $Z_1$: under full-batch
-# gradient descent a dead first-layer unit stays dead for good. (A deeper unit's input is the
-# layer below, which keeps learning, so a dead unit there can come back.)
-#
-# Whether units start dead depends on the initialisation. Three starts, trained the same way:
+# Look again at `d_Z1 = d_A1 * (Z1 > 0)`. A first-layer unit with $Z_1 \le 0$ on every example
+# is **dead**: its column of `d_Z1` is zero, so its weights never change, and since $X$ never
+# changes either, neither does its $Z_1$. Under full-batch gradient descent it stays dead for
+# good. Whether units start dead depends on the initialisation. Three starts, trained alike:
 # **He** ($W \sim \mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, $b = 0$); **negative bias** (He
 # weights, every hidden bias $-2$); **tiny weights, negative bias** ($W \sim \mathcal N(0,
 # 0.1^2)$, $b = -0.1$).
@@ -848,12 +840,10 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# He initialisation loses no unit. The negative-bias start begins with 44% of its units dead
-# and ends with exactly the same ones dead: not one came back in 2001 steps. The tiny-weight
-# start loses more units *during* training: an update that pushes a unit's $Z_1$ below zero on
-# every point kills it, and then nothing moves it again. On this easy curve the loss hardly
-# suffers (the 36 units left fit a sine as well as 64), but every dead unit is capacity the
-# network paid for and cannot use, and a harder problem would miss it.
+# He initialisation loses no unit. The negative-bias start keeps the same 44% dead for all 2001
+# steps; the tiny-weight start loses more *during* training, when an update pushes a unit's
+# $Z_1$ below zero everywhere. On this easy curve the loss hardly suffers, but a dead unit is
+# capacity the network paid for and cannot use.
 
 # %% [markdown]
 # ## 3. Gradient checking
@@ -870,12 +860,10 @@ if __name__ == "__main__":
 #
 # `numerical_gradient(f, x)` does this for any function `f` of one array `x`, so you can check
 # a layer of your own with it. `grad_check` applies it to every parameter of a network and
-# compares with `mlp_backward`'s answer $g$ entry by entry. **An entry passes when
-# $|g - g_\mathrm{num}| \le 10^{-8} + 10^{-6}\, |g_\mathrm{num}|$** (the rule of
-# `torch.autograd.gradcheck`, with tolerances a thousand times the finite difference's error).
-# A real bug is a wrong sign, a missing factor, a forgotten mask: it misses by far more. For each
-# tensor the table shows how many entries were checked, the worst absolute and relative error,
-# and the result.
+# compares with `mlp_backward`'s gradient $g$. **An entry passes when
+# $|g - g_\mathrm{num}| \le 10^{-8} + 10^{-6}\, |g_\mathrm{num}|$**, a thousand times the finite
+# difference's own error (the rule of `torch.autograd.gradcheck`). A real bug, a wrong sign or
+# factor or a forgotten mask, misses by far more.
 
 
 # %% [markdown] tags=["deeper"]
@@ -891,10 +879,8 @@ if __name__ == "__main__":
 def numerical_gradient(f, x, h: float = 1e-5):
     """Centred finite differences of a scalar function ``f`` of the array ``x``.
 
-    ``f(x)`` returns a number. Each entry of ``x`` is moved to ``x + h`` and ``x - h`` in
-    place, ``f`` evaluated, and the entry restored: ``x`` is unchanged afterwards. Returns an
-    array shaped like ``x`` holding ``(f(x + h) - f(x - h)) / 2h`` entry by entry. Costs two
-    calls of ``f`` per entry.
+    Moves each entry of ``x`` to ``x + h`` and ``x - h`` in place, calls ``f(x)``, and restores
+    it. Returns ``(f(x + h) - f(x - h)) / 2h`` per entry, shaped like ``x``.
 
     >>> x = np.array([1.0, 2.0, 3.0])
     >>> numerical_gradient(lambda x: np.sum(x**2), x).round(6)  # the gradient of |x|^2 is 2x
@@ -1034,13 +1020,19 @@ if __name__ == "__main__":
     print(grad_check(params_init, X_sine, y_sine, mse_loss))
 
 # %% [markdown]
-# Every entry agrees to about $10^{-11}$: ten digits.
-#
-# **ReLU's kink.** $L$ has no derivative where a pre-activation is exactly 0. If some $Z$ lies
-# within $h$ of 0, one of $\theta \pm h$ switches that unit on or off, and the finite difference
-# measures a slope that belongs to neither side. `grad_check` notices this: it records which
-# ReLU units are on at every evaluation, and skips (and counts) the entries whose two evaluations
-# switched a unit. Below, $b_1[0]$ is set so that $Z_1 = 10^{-7}$ for one example: on the kink.
+# Every entry agrees to about $10^{-11}$: ten digits. The column "on kink" counts entries
+# skipped because they sit on ReLU's kink, where the finite difference is not a derivative; the
+# box below shows one.
+
+# %% [markdown] tags=["deeper"]
+# **Going deeper: ReLU's kink.** $L$ has no derivative where a pre-activation is exactly 0. If
+# some $Z$ lies within $h$ of 0, one of $\theta \pm h$ switches that unit on or off, and the
+# finite difference measures a slope that belongs to neither side. `grad_check` records which
+# ReLU units are on at every evaluation, and skips (and counts) the entries whose two
+# evaluations switched a unit. In the cell below, $b_1[0]$ is set so that $Z_1 = 10^{-7}$ for
+# one example: one entry of $W_1$ and one of $b_1$ are skipped, everything else still agrees to
+# $10^{-11}$, and the skipped entry of $b_1$ would have been off by 0.6%, a failure on a correct
+# gradient.
 
 # %% tags=["fold"]
 # A pre-activation put on the kink, and the check that skips it
@@ -1059,11 +1051,6 @@ if __name__ == "__main__":
         f"\nb1[{j}] on the kink: analytic {analytic:+.6e}, finite difference {numeric:+.6e}, "
         f"relative error {abs(analytic - numeric) / abs(analytic):.1e}"
     )
-
-# %% [markdown]
-# One entry of $W_1$ and one of $b_1$ sit on the kink and are skipped; everything else still
-# agrees to $10^{-11}$. Unskipped, that entry of $b_1$ would be off by 0.6%, a failure on a
-# correct gradient.
 
 # %% [markdown] tags=["deeper"]
 # **Going deeper: where a gradient check means something.** Check at initialisation, or early
@@ -1085,10 +1072,8 @@ if __name__ == "__main__":
 # forward, loss, backward and update for a number of steps and returns every step's loss. With
 # `batch_size` set, each step uses that many rows instead of all $N$ (section 6).
 #
-# Input is checked before anything changes: a bad shape, dtype, label or learning rate raises a
-# `ValueError` that names the argument. If the loss becomes NaN or infinite, `train` stops at
-# that step and says so. Ctrl-C stops it between two steps, never halfway through an update;
-# `on_step` lets you keep the losses as they come (section 6 uses it).
+# Bad input raises a `ValueError` naming the argument before anything changes; a NaN loss stops
+# `train` at that step; Ctrl-C stops it between two steps, never inside an update.
 
 
 # %% tags=["fold"]
@@ -1289,16 +1274,15 @@ if __name__ == "__main__":
 # the valley floor by more than it started, and $c_k$ grows by $|1 - \eta\lambda_k|$ per step,
 # its share of the loss, $\tfrac12 \lambda_k c_k^2$, by the square of that.
 #
-# The article's $\eta = 0.01$ puts the limit at $2/\eta = 200$. The cell below follows the first
-# 40 steps of the article's loop and, at each, finds the Hessian's largest eigenvalue
-# $\lambda_\mathrm{max}$ and its direction $v$ (by power iteration: the Hessian times a vector is
-# the change of the gradient along that vector, two calls of `loss_and_grads`). It prints
-# $\lambda_\mathrm{max}$, the growth $|1 - \eta \lambda_\mathrm{max}|$ that the bowl predicts for
-# the gradient along $v$, the growth measured from one step to the next, and how much of the loss
-# lies along $v$: $(g \cdot v)^2 / 2\lambda_\mathrm{max}$, for the gradient $g$.
+# The article's $\eta = 0.01$ puts the limit at $2/\eta = 200$. Over the article's first 40
+# steps, the table gives the Hessian's largest eigenvalue $\lambda_\mathrm{max}$, the growth
+# $|1 - \eta \lambda_\mathrm{max}|$ the bowl predicts for the gradient along its direction $v$,
+# the growth measured, and the share of the loss along $v$,
+# $(g \cdot v)^2 / 2\lambda_\mathrm{max}$ for the gradient $g$.
 
 # %% tags=["fold"]
-# The top curvature over the first 40 steps, by power iteration
+# The top curvature over the first 40 steps, by power iteration: the Hessian times v is the
+# change of the gradient along v, two calls of loss_and_grads
 if __name__ == "__main__":
     names = list(params_init)
 
@@ -1345,11 +1329,10 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # The numbers add up. At initialisation $\lambda_\mathrm{max} = 211 > 200$: along $v$ the
-# gradient grows by 1.11 per step, as predicted, and so does its share of the loss, until
-# almost all of the loss lies along $v$. Other directions shrink meanwhile, which is why the
-# first step helped. The large steps along $v$ also move $W_1$ and $b_1$, and that flattens the
-# bowl: $\lambda_\mathrm{max}$ drifts down, and the loss peaks at the very step where it crosses
-# 200. From then on every direction shrinks.
+# gradient grows by 1.11 per step, as predicted, and the loss along $v$ by its square, until
+# almost all of the loss lies along $v$ (other directions shrink, which is why the first step
+# helped). The large steps also move $W_1$ and $b_1$, which flattens the bowl:
+# $\lambda_\mathrm{max}$ drifts down, and the loss peaks as it crosses 200.
 #
 # ### 5.2 Momentum, RMSProp and Adam on a bowl you can see
 #
@@ -1407,16 +1390,14 @@ class RMSProp:
 # $$\hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
 #   \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
 #
-# $m$ is momentum's velocity, as a running *mean* ($\beta_1 = 0.9$); $v$ is RMSProp's mean
-# square ($\beta_2 = 0.999$). $\hat m / \sqrt{\hat v}$ is about $\pm 1$ for a steady gradient
-# of any size, so every coordinate moves by about $\eta$ per step. **Bias correction:**
-# $m_0 = v_0 = 0$, so the early means are too small: $m_1 = 0.1\, g_1$ and $v_1 = 0.001\,
-# g_1^2$. Dividing by $1 - \beta^t$ removes exactly that (for a constant gradient,
-# $\hat m_t = g$ and $\hat v_t = g^2$ at every $t$). The article's one-line formula,
-# $\theta \mathrel{-}= \eta\, m / (\sqrt v + \epsilon)$, leaves it out; its steps are then
-# $(1 - \beta_1^t)/\sqrt{1 - \beta_2^t}$ times too large: $3.2$ at $t = 1$, up to $6.6$ around
-# $t = 12$, still $1.3$ at $t = 1000$. The step count $t$ belongs to the optimizer: one `step`
-# call is one $t$ for every tensor.
+# $m$ is momentum's velocity, as a running *mean*; $v$ is RMSProp's mean square.
+# $\hat m / \sqrt{\hat v}$ is about $\pm 1$ for a steady gradient of any size, so every
+# coordinate moves by about $\eta$ per step. **Bias correction:** $m_0 = v_0 = 0$, so the early
+# means are too small ($m_1 = 0.1\, g_1$); dividing by $1 - \beta^t$ removes exactly that. The
+# article's one-line formula, $\theta \mathrel{-}= \eta\, m / (\sqrt v + \epsilon)$, leaves it
+# out, and its steps are $(1 - \beta_1^t)/\sqrt{1 - \beta_2^t}$ times too large: $3.2$ at
+# $t = 1$, $6.6$ around $t = 12$, still $1.3$ at $t = 1000$. One `step` call is one $t$ for
+# every tensor.
 #
 # Written as plainly as the equations, one parameter's update is:
 #
@@ -1434,9 +1415,8 @@ class RMSProp:
 
 # %%
 class Adam:
-    """Adam (Kingma & Ba, Algorithm 1), updating ``params`` in place; the moments ``m`` and ``v``
-    are kept per parameter in its dtype. ``bias_correction=False`` gives the article's
-    uncorrected formula, for comparison.
+    """Adam (Kingma & Ba, Algorithm 1), in place. ``bias_correction=False`` is the article's
+    uncorrected formula.
 
     The first step moves every coordinate by about ``lr``, whatever the gradient's scale:
 
@@ -1575,32 +1555,29 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# SGD's step is capped by the steep direction ($\eta < 2/10$), so it zigzags across the valley
-# and crawls along it. Momentum lets the flat direction build up speed while the zigzag
-# cancels: it swings along the valley and ends with a loss 30 times lower. RMSProp jumps into
-# the valley at once and then walks down it, no faster than SGD; Adam, whose steps are about
-# $\eta$ per coordinate, swings along the valley and is still far off after 60 steps. Both
-# rescale the coordinates of $\theta$, and this bowl's steep and flat directions are tilted
-# away from those coordinates, so the rescaling cannot undo the tilt. On this bowl momentum is
-# the fix that matters; in a network, where gradient sizes differ by orders of magnitude from one
-# coordinate to the next, Adam's per-coordinate scale matters too (section 5.3). The last two
-# panels show the limit of section 5.1: at $\eta = 0.19$, $|1 - \eta \lambda_\mathrm{max}| = 0.9$
-# and the zigzag shrinks; at $\eta = 0.21$ it is $1.1$ and the zigzag grows without end.
+# SGD's step is capped by the steep direction ($\eta < 2/10$): it zigzags across the valley
+# and crawls along it. Momentum builds up speed along the valley while the zigzag cancels, and
+# ends with a loss 30 times lower. RMSProp and Adam rescale the coordinates of $\theta$, but
+# this bowl is tilted away from them, so rescaling cannot undo it: RMSProp walks down the
+# valley no faster than SGD, and Adam swings along it. In a network, where gradient sizes differ
+# by orders of magnitude from one coordinate to the next, the rescaling matters (section 5.3).
+# The last two panels are section 5.1's limit: at $\eta = 0.19$,
+# $|1 - \eta \lambda_\mathrm{max}| = 0.9$ and the zigzag shrinks; at $0.21$ it is $1.1$ and grows.
 
 # %% [markdown]
 # ### 5.3 Adam on the article's network
 #
-# From its initialisation, the first five steps with and without bias
-# correction, and the size of each step, $\max_k |\Delta\theta_k|$:
+# From its initialisation, the first three steps with and without bias correction, and the size
+# of each step, $\max_k |\Delta\theta_k|$:
 
 # %% tags=["fold"]
-# Adam's first five steps, with and without bias correction
+# Adam's first three steps, with and without bias correction
 if __name__ == "__main__":
     for corrected in (True, False):
         params = {name: p.copy() for name, p in params_init.items()}
         optimizer = Adam(lr=0.01, bias_correction=corrected)
         print("with bias correction:" if corrected else "without (the article's formula):")
-        for t in range(1, 6):
+        for t in range(1, 4):
             before = {name: p.copy() for name, p in params.items()}
             loss = train(params, X_sine, y_sine, mse_loss, optimizer, steps=1)[0]
             largest_step = max(np.abs(params[k] - before[k]).max() for k in params)
@@ -1644,13 +1621,11 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# Adam reaches the noise floor in a few hundred steps while SGD is still four times above it
-# after 2001. It even ends slightly *below* 0.01, which section 6 looks at. But "the same
-# learning rate" compares two different things. For SGD, $\eta$ multiplies the gradient: the
-# step is $\eta\, g$, and stability needs $\eta < 2/\lambda_\mathrm{max}$, a bound set by the
-# loss's curvature. For Adam, $\eta$ is about the step itself, per coordinate, in the units of
-# the parameters, whatever the gradient's size. A sweep shows each one's usable range: the loss
-# after 500 steps for learning rates from $10^{-4}$ to 1.
+# Adam reaches the noise floor in a few hundred steps; SGD is still four times above it after
+# 2001. But "the same learning rate" compares two different things. For SGD the step is
+# $\eta\, g$, and stability needs $\eta < 2/\lambda_\mathrm{max}$, a bound set by the loss. For
+# Adam, $\eta$ is about the step itself, per coordinate, whatever the gradient's size. A sweep
+# shows each one's usable range: the loss after 500 steps for rates from $10^{-4}$ to 1.
 
 # %% tags=["fold"]
 # The learning-rate sweep: 500 steps at each rate
@@ -1709,13 +1684,11 @@ if __name__ == "__main__":
 #
 # ### 6.1 Mini-batches
 #
-# So far every step used all 200 examples. With `batch_size`, `train` takes the rows in a
-# random order, a new one every epoch (every pass over the data), and each step uses the next
-# `batch_size` of them: its gradient is the mean over that batch only. A batch's gradient is an
-# unbiased but noisy estimate of the full one: cheaper by a factor $N / \text{batch size}$, and
-# noisier the smaller the batch. Below, Adam at $\eta = 0.01$ with batches of 1, 16 and all 200
-# rows, 2001 steps each. `on_step` records the loss on all 200 rows every 20 steps, so the three
-# curves are measured the same way.
+# With `batch_size`, `train` takes the rows in a new random order every epoch (every pass over
+# the data), and each step uses the next `batch_size` of them. A batch's gradient is a noisy
+# estimate of the full one, cheaper by $N / \mathrm{batch\ size}$. Below, Adam at $\eta = 0.01$
+# with batches of 1, 16 and all 200 rows, 2001 steps each; `on_step` logs the loss on all 200
+# rows every 20 steps, so the curves are measured alike.
 
 # %% tags=["fold"]
 # Adam with batches of 1, 16 and 200 rows
@@ -1769,13 +1742,10 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# Per step, the full batch wins: each of its steps follows the true gradient. Per example
-# seen, which is what a step costs, small batches win by far: the loss on all rows first drops
-# below 0.02 after the full batch has seen 44,200 examples, batch 16 only 5,456, batch 1 only
-# 1,101. The price is noise. With batch 1 each step follows one example's gradient, and the loss
-# keeps jittering, here around 0.03, at a level set by $\eta$ times that noise; a smaller $\eta$
-# late in training would calm it. Batches of tens to hundreds give most of the saving with
-# little of the noise, and keep a vectorised `X @ W` busy.
+# Per step, the full batch wins. Per example seen, which is what a step costs, small batches
+# win by far: the loss on all rows first drops below 0.02 after the full batch has seen 44,200
+# examples, batch 16 only 5,456, batch 1 only 1,101. The price is noise: with batch 1 the loss
+# keeps jittering, here around 0.03, at a level set by $\eta$ times the gradient's noise.
 #
 # ### 6.2 Held-out data
 #
@@ -1832,15 +1802,13 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# Both curves fall together while the network learns the sine, which the two sets share. Then
-# they part. The noise cannot be predicted from $x$, so on any set of points the best possible
-# loss is the noise those points carry: 0.0105 on the training points. The training loss ends
-# *below* that, at 0.0087, which is only possible by bending the fit towards the particular
-# noise of those 200 points. On fresh points that bending is just error: the held-out loss is
-# their noise, 0.0094, plus about the fit's distance from the true sine, 0.0013, and it stops
-# improving while the training loss keeps falling. The gap between the curves is the network
-# memorising its data; held-out data is how you see it. Stopping when the held-out loss stops
-# falling, fewer parameters or more data are the usual remedies.
+# Both curves fall together while the network learns the sine, then part. No function of $x$
+# predicts the noise, so the best loss on any set of points is the noise it carries: 0.0105 on
+# the training points. The training loss ends *below* that, at 0.0087: the fit bends towards
+# the particular noise of its 200 points. On fresh points that bending is error: the held-out
+# loss is their noise, 0.0094, plus about the fit's distance from the true sine, 0.0013, and it
+# stops improving while the training loss keeps falling. That gap is memorisation; stopping
+# early, fewer parameters or more data are the usual remedies.
 
 
 # %% [markdown]
@@ -1909,9 +1877,8 @@ def softmax(logits):
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of the softmax of ``logits`` against integer class ``labels``.
 
-    ``logits``: (N, C); ``labels``: (N,) integers in ``[0, C)``. Returns ``(loss, d_logits)``
-    with ``d_logits = (softmax(logits) - one_hot(labels)) / N`` of shape (N, C), both in the
-    dtype of ``logits``. Finite for logits of any size:
+    ``logits``: (N, C); ``labels``: (N,) integers in ``[0, C)``. Returns ``(loss, d_logits)``,
+    ``d_logits = (softmax(logits) - one_hot(labels)) / N``. Finite for logits of any size:
 
     >>> loss, d_logits = softmax_cross_entropy(np.array([[1e4, -1e4]]), np.array([1]))
     >>> float(loss), d_logits.tolist()
@@ -1984,8 +1951,8 @@ if __name__ == "__main__":
     X_spiral, labels_spiral = make_spirals(spiral_rng)
     X_train, y_train, X_test, y_test = split(X_spiral, labels_spiral, spiral_rng)
     classifier = init_mlp([2, 64, 64, 3], spiral_rng)
-    train(classifier, X_train, y_train, softmax_cross_entropy, Adam(lr=0.01), steps=500,
-          log_every=100)  # fmt: skip
+    losses = train(classifier, X_train, y_train, softmax_cross_entropy, Adam(lr=0.01), steps=500)
+    print(f"loss {losses[0]:.3f} at step 0, {losses[-1]:.5f} after 500 steps")
     train_accuracy = np.mean(predict(classifier, X_train) == y_train)
     test_accuracy = np.mean(predict(classifier, X_test) == y_test)
     print(f"train accuracy {train_accuracy:.1%} on {len(y_train)} points, "
