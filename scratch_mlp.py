@@ -30,17 +30,18 @@
 # |---|---|---|
 # | $N$, $D$, $H$, $C$ | | examples, input features, hidden units, outputs |
 # | $X$, $y$ | `X`, `y` | inputs $(N, D)$ and targets |
-# | $W_l$, $b_l$ | `W1`, `b1` | weights $(D, H)$ and bias $(1, H)$ of layer $l$ |
+# | $W_l$, $b_l$ | `W1`, `b1` | layer $l$'s weights and bias: $W_1$ is $(D, H)$, $b_1$ is $(1, H)$ |
 # | $Z_l$, $A_l$ | `Z1`, `A1` | a layer's pre-activation and activation |
+# | $\mathbb 1[\cdot]$ | `(Z1 > 0)` | 1 where the condition holds, 0 elsewhere |
 # | $L$ | `loss` | the loss, a number |
 # | $\partial L / \partial W_1$ | `dW1` | a parameter's gradient (same shape as $W_1$) |
 # | $\partial L / \partial Z_1$ | `d_Z1` | the gradient with respect to an intermediate array |
 # | $\eta$ | `lr` | the learning rate |
 #
-# `python scratch_mlp.py` runs this page and writes its figures into `figures/`;
-# `import scratch_mlp` runs nothing, so you can copy the file into a project.
+# `python scratch_mlp.py` runs this page and writes its figures into `figures/`.
 
-# %%
+# %% tags=["fold"]
+# Imports, and __all__: the names a project copies this file for
 from __future__ import annotations
 
 import contextlib
@@ -376,10 +377,11 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# The loss falls from 1.59 to 0.042 in 2001 steps, and the fit follows the sine. A ReLU network
-# computes a function made of straight pieces: each hidden unit adds one kink where its $Z$
-# crosses 0. Most of the 64 kinks here sit close together near $x = 0$, so only a handful of
-# bends are visible.
+# The loss falls from 1.59 to 0.042 in 2001 steps, four times the noise: the fit follows the
+# sine in the middle and less well near the ends. A ReLU network computes a function made of
+# straight pieces: each hidden unit adds one kink where its $Z$ crosses 0, at $x = -b/w$. The
+# biases start at 0, so every kink starts at $x = 0$, and most are still close to it: only a
+# handful of bends are visible.
 #
 # One thing is odd. The loss does not fall steadily: it halves at the first step, then *climbs*
 # for nineteen steps, to more than five times where it started, before it comes down. Section 5
@@ -405,7 +407,7 @@ if __name__ == "__main__":
 #
 # The cell computes the forward pass line by line, then the backward pass in reverse, each line
 # the chain rule applied once: the gradient arriving at an array, times that array's local
-# derivative. (This is the article's loop body; section 2.2 derives each line.)
+# derivative. (This is the article's loop body; sections 2.2 to 2.5 derive each line.)
 
 # %%
 if __name__ == "__main__":
@@ -434,9 +436,9 @@ if __name__ == "__main__":
         print(f"{name:5s} = {np.asarray(value).tolist()}")
 
 # %% [markdown]
-# Follow one entry through. $W_{1}[0, 1] = -1$ is the weight into hidden unit 1. It reaches the
-# loss through $Z_1[0, 1]$ and $Z_1[1, 1]$, one path per example, so the chain rule *sums* over
-# both paths:
+# Follow one entry through (indices count from 0). $W_1[0, 1] = -1$ is the weight into hidden
+# unit 1. It reaches the loss through $Z_1[0, 1]$ and $Z_1[1, 1]$, one path per example, so the
+# chain rule *sums* over both paths:
 #
 # $$\frac{\partial L}{\partial W_1[0,1]}
 #   = \sum_{i=0}^{1} \frac{\partial L}{\partial Z_1[i,1]}\,
@@ -449,6 +451,12 @@ if __name__ == "__main__":
 # example 0, unit 1 is off ($Z_1[0,1] = -0.5$), so that path carries nothing; for example 1 it
 # is $1.25 \cdot 0.5 \cdot 1 = 0.625$. Summing over the examples is what the matrix product
 # $X^\top \mathtt{d\_Z1}$ does: `dW1 = X.T @ d_Z1` is this sum for every entry at once.
+#
+# The transposes follow one rule. A weight's gradient sums over the examples, so the layer
+# input's transpose goes on the left: `dW2 = A1.T @ d_out`, and
+# $\mathtt{dW2}[1] = 0 \cdot 0.5 + 2.5 \cdot 1.25 = 3.125$. An input's gradient sums over the
+# units it feeds, so the weight's transpose goes on the right: `d_A1 = d_out @ W2.T`, and
+# $\mathtt{d\_A1}[1, 1] = 1.25 \cdot 0.5 = 0.625$.
 #
 # Check it without calculus: move $W_1[0,1]$ by $\pm 10^{-5}$ and measure the loss.
 
@@ -468,8 +476,8 @@ if __name__ == "__main__":
 # %% [markdown]
 # The same computation as a graph: each array is a node; the forward pass (black) runs left to
 # right, labelled with the shape each edge carries; the backward pass (red) runs right to left,
-# labelled with the gradient it carries. Every parameter receives the gradient of the node it
-# feeds. The figure is drawn from the arrays of the cell above, so it cannot disagree with them.
+# labelled with the formula of the gradient it carries. Every parameter receives the gradient of
+# the node it feeds. The shapes are read from the arrays of the cell above.
 
 # %% tags=["fold"]
 # Plotting: the computational graph, drawn from the worked example's arrays
@@ -568,9 +576,9 @@ def mse_loss(out, y):
             f"y is {y.shape} {y.dtype} but the network output is {out.shape} {out.dtype}: "
             f"mse_loss needs targets of the same shape and dtype (y.astype(np.{out.dtype.name}))"
         )
-    diff = out - y  # (N, d_out)
+    diff = out - y  # (N, C)
     loss = np.mean(diff**2)
-    d_out = 2 * diff / diff.size  # (N, d_out)   dL/d out = 2 (out - y) / M
+    d_out = 2 * diff / diff.size  # (N, C)   dL/d out = 2 (out - y) / M
     return loss, d_out
 
 
@@ -598,16 +606,16 @@ def mse_loss(out, y):
 
 # %%
 def linear_forward(X, W, b):
-    """``Z = X @ W + b``. ``X``: (N, d_in), ``W``: (d_in, d_out), ``b``: (1, d_out).
+    """``Z = X @ W + b``. ``X``: (N, p), ``W``: (p, q), ``b``: (1, q).
 
-    Returns ``Z`` of shape (N, d_out) and the cache ``(X, W)`` that the backward pass needs.
+    Returns ``Z`` of shape (N, q) and the cache ``(X, W)`` that the backward pass needs.
     """
-    Z = np.dot(X, W) + b  # (N, d_out)   X W + b   (np.dot is X @ W; see the note below)
+    Z = np.dot(X, W) + b  # (N, q)   X W + b   (np.dot is X @ W; see the note below)
     return Z, (X, W)
 
 
 def linear_backward(d_Z, cache, need_d_X: bool = True):
-    """Gradients of a linear layer from the upstream gradient ``d_Z`` of shape (N, d_out).
+    """Gradients of a linear layer from the upstream gradient ``d_Z`` of shape (N, q).
 
     Returns ``(d_X, dW, db)``, shaped like ``X``, ``W``, ``b``. The first layer passes
     ``need_d_X=False`` (``d_X`` is then ``None``): nothing needs the gradient of the data.
@@ -619,9 +627,9 @@ def linear_backward(d_Z, cache, need_d_X: bool = True):
     ((4, 3), (3, 2), (1, 2))
     """
     X, W = cache
-    dW = np.dot(X.T, d_Z)  # (d_in, d_out)   dL/dW = X^T G
-    db = d_Z.sum(axis=0, keepdims=True)  # (1, d_out)   dL/db = column sums of G
-    d_X = np.dot(d_Z, W.T) if need_d_X else None  # (N, d_in)   dL/dX = G W^T
+    dW = np.dot(X.T, d_Z)  # (p, q)   dL/dW = X^T G
+    db = d_Z.sum(axis=0, keepdims=True)  # (1, q)   dL/db = column sums of G
+    d_X = np.dot(d_Z, W.T) if need_d_X else None  # (N, p)   dL/dX = G W^T
     return d_X, dW, db
 
 
@@ -677,7 +685,7 @@ def relu_backward(d_A, Z):
 # | $Z_1 = X W_1 + b_1$ | `dW1 = X.T @ d_Z1` | $(D, H)$ |
 # | | `db1 = d_Z1.sum(axis=0, keepdims=True)` | $(1, H)$ |
 #
-# (`d_out` is the article's `d_out_layer`.) `mlp_forward` runs a linear layer and the activation
+# `mlp_forward` runs a linear layer and the activation
 # for every hidden layer, and a plain linear output layer; `mlp_backward` walks the same list
 # backwards. With any number of layers, $W_1, b_1, \ldots, W_K, b_K$, these two are the whole
 # network. `loss_and_grads` is one forward and one backward pass: the first three of the four
@@ -842,8 +850,11 @@ if __name__ == "__main__":
 # %% [markdown]
 # He initialisation loses no unit. The negative-bias start keeps the same 44% dead for all 2001
 # steps; the tiny-weight start loses more *during* training, when an update pushes a unit's
-# $Z_1$ below zero everywhere. On this easy curve the loss hardly suffers, but a dead unit is
-# capacity the network paid for and cannot use.
+# $Z_1$ below zero everywhere. Dead units did not cost loss here: the two biased starts even
+# fit better, because their kinks start spread out at $x = -b/w$ instead of all at $x = 0$
+# (section 1). On a curve this easy, 36 live units are plenty; a dead unit is still capacity
+# the network paid for and cannot use. (All three starts draw the same weights, a different
+# draw from section 1's.)
 
 # %% [markdown]
 # ## 3. Gradient checking
@@ -1021,8 +1032,9 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # Every entry agrees to about $10^{-11}$: ten digits. The column "on kink" counts entries
-# skipped because they sit on ReLU's kink, where the finite difference is not a derivative; the
-# box below shows one.
+# skipped because they sit on ReLU's kink, where the finite difference is not a derivative. The
+# second table below is the same network with one pre-activation put on the kink on purpose:
+# one entry each of $W_1$ and $b_1$ is skipped, and the box says why.
 
 # %% [markdown] tags=["deeper"]
 # **Going deeper: ReLU's kink.** $L$ has no derivative where a pre-activation is exactly 0. If
@@ -1265,9 +1277,10 @@ if __name__ == "__main__":
 #
 # ### 5.1 Why the article's loss first climbs
 #
-# Near a minimum a loss looks like a bowl, $L \approx L^* + \tfrac12 \sum_k \lambda_k c_k^2$,
-# where $c_k$ is the distance from the minimum along the $k$-th eigenvector of the Hessian (the
-# matrix of second derivatives) and $\lambda_k$ its curvature, the eigenvalue. The gradient along
+# Around any point a loss is close to its second-order Taylor expansion, a bowl,
+# $L \approx L^* + \tfrac12 \sum_k \lambda_k c_k^2$, where $c_k$ is the distance from the
+# bowl's bottom along the $k$-th eigenvector of the Hessian (the matrix of second derivatives)
+# and $\lambda_k$ its curvature, the eigenvalue. The gradient along
 # that direction is $\lambda_k c_k$, so one step of gradient descent gives
 # $c_k \leftarrow c_k - \eta \lambda_k c_k = (1 - \eta\lambda_k)\, c_k$. If $\eta\lambda_k < 2$
 # then $|1 - \eta\lambda_k| < 1$ and $c_k$ shrinks; if $\lambda_k > 2/\eta$ every step overshoots
@@ -1277,12 +1290,12 @@ if __name__ == "__main__":
 # The article's $\eta = 0.01$ puts the limit at $2/\eta = 200$. Over the article's first 40
 # steps, the table gives the Hessian's largest eigenvalue $\lambda_\mathrm{max}$, the growth
 # $|1 - \eta \lambda_\mathrm{max}|$ the bowl predicts for the gradient along its direction $v$,
-# the growth measured, and the share of the loss along $v$,
-# $(g \cdot v)^2 / 2\lambda_\mathrm{max}$ for the gradient $g$.
+# the growth measured, and the share of the loss that lies along $v$,
+# $(g \cdot v)^2 / (2\lambda_\mathrm{max} L)$ for the gradient $g$.
 
 # %% tags=["fold"]
-# The top curvature over the first 40 steps, by power iteration: the Hessian times v is the
-# change of the gradient along v, two calls of loss_and_grads
+# The top curvature over the first 40 steps, by power iteration
+# (the Hessian times v is the change of the gradient along v: two calls of loss_and_grads)
 if __name__ == "__main__":
     names = list(params_init)
 
@@ -1557,12 +1570,12 @@ if __name__ == "__main__":
 # %% [markdown]
 # SGD's step is capped by the steep direction ($\eta < 2/10$): it zigzags across the valley
 # and crawls along it. Momentum builds up speed along the valley while the zigzag cancels, and
-# ends with a loss 30 times lower. RMSProp and Adam rescale the coordinates of $\theta$, but
-# this bowl is tilted away from them, so rescaling cannot undo it: RMSProp walks down the
-# valley no faster than SGD, and Adam swings along it. In a network, where gradient sizes differ
-# by orders of magnitude from one coordinate to the next, the rescaling matters (section 5.3).
-# The last two panels are section 5.1's limit: at $\eta = 0.19$,
-# $|1 - \eta \lambda_\mathrm{max}| = 0.9$ and the zigzag shrinks; at $0.21$ it is $1.1$ and grows.
+# ends with a loss 30 times lower. RMSProp and Adam rescale each coordinate, that is, each axis
+# of the plot, but this valley runs diagonally, so no rescaling of the axes can straighten it:
+# RMSProp walks down the valley no faster than SGD, and Adam swings along it. In a network, where
+# gradient sizes differ by orders of magnitude from one coordinate to the next, the rescaling
+# matters (section 5.3). The last two panels are section 5.1's limit: at $\eta = 0.19$, $|1 - \eta
+# \lambda_\mathrm{max}| = 0.9$ and the zigzag shrinks; at $0.21$ it is $1.1$ and grows.
 
 # %% [markdown]
 # ### 5.3 Adam on the article's network
@@ -1675,9 +1688,10 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # SGD gets better as $\eta$ grows, right up to the cliff at $2/\lambda_\mathrm{max}$, past which
-# it diverges. Adam's range is wide and has no cliff: too large a rate makes it rattle around the
-# minimum with steps of about $\eta$, too small a rate makes it slow. That is why Adam's default
-# rate, $10^{-3}$, works on many problems, while SGD's rate has to be tuned to each loss.
+# it diverges. Adam reaches the noise floor for rates from 0.01 to 0.3, and has no cliff: too
+# large a rate makes it rattle around the minimum with steps of about $\eta$, too small a rate
+# makes it slow. SGD's best rate sits just below a cliff set by the loss's curvature, so it has
+# to be tuned to each problem.
 
 # %% [markdown]
 # ## 6. Mini-batches and held-out data
@@ -1735,8 +1749,8 @@ if __name__ == "__main__":
             "06_minibatches.png",
             alt=(
                 "Loss on all rows for Adam with batches of 1, 16 and 200. Against steps, the "
-                "full batch and batch 16 fall smoothly to the noise floor and batch 1 falls "
-                "more slowly with large jitter. Against examples seen, batch 1 and batch 16 "
+                "full batch falls smoothly to the noise floor, batch 16 with small jitter, and "
+                "batch 1 more slowly with large jumps. Against examples seen, batch 1 and batch 16 "
                 "reach a given loss after seeing far fewer examples than the full batch."
             ),
         )
@@ -1744,8 +1758,9 @@ if __name__ == "__main__":
 # %% [markdown]
 # Per step, the full batch wins. Per example seen, which is what a step costs, small batches
 # win by far: the loss on all rows first drops below 0.02 after the full batch has seen 44,200
-# examples, batch 16 only 5,456, batch 1 only 1,101. The price is noise: with batch 1 the loss
-# keeps jittering, here around 0.03, at a level set by $\eta$ times the gradient's noise.
+# examples, batch 16 only 5,456, batch 1 only 1,101 (the loss is logged every 20 steps). The
+# price is noise: each step follows only its batch, so with batch 1 the loss keeps jumping, far
+# above the full batch's curve; a smaller $\eta$ late in training would calm it.
 #
 # ### 6.2 Held-out data
 #
@@ -1807,7 +1822,7 @@ if __name__ == "__main__":
 # the training points. The training loss ends *below* that, at 0.0087: the fit bends towards
 # the particular noise of its 200 points. On fresh points that bending is error: the held-out
 # loss is their noise, 0.0094, plus about the fit's distance from the true sine, 0.0013, and it
-# stops improving while the training loss keeps falling. That gap is memorisation; stopping
+# flattens out while the training loss keeps creeping down. That gap is memorisation; stopping
 # early, fewer parameters or more data are the usual remedies.
 
 
@@ -1903,7 +1918,9 @@ def softmax_cross_entropy(logits, labels):
 # %% [markdown]
 # **The data.** Three interleaved spiral arms in the plane, one per class: no straight line
 # separates them, so the hidden layers must bend the space. A quarter of the points is held out
-# and never trained on; accuracy is measured on them.
+# and never trained on; accuracy is measured on them. The network has two hidden layers of 64,
+# `[2, 64, 64, 3]`. Its first loss, 1.38, is above $\ln 3 \approx 1.10$, the loss of a uniform
+# guess: He-initialised logits are not small, so the first guesses are confidently wrong.
 
 
 # %% tags=["fold"]
