@@ -47,9 +47,7 @@ def numpy_about() -> str:
     pools = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
     blas = next((pool for pool in pools if "numpy" in pool["filepath"]), pools[0])  # not SciPy's
     about = f"numpy {np.__version__} ({blas['internal_api']} {blas['version']}, "
-    about += f"{blas.get('architecture')} kernels, {blas['num_threads']} threads)"
-    variables = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # change the kernels when set
-    return about + "".join(f", {v}={os.environ[v]}" for v in variables if v in os.environ)
+    return about + f"{blas.get('architecture')} kernels, threads: {blas['num_threads']})"
 
 
 def step_problem(title: str):
@@ -77,7 +75,7 @@ def timed(train, steps: int, *args, **kwargs):
 # Each implementation is a generator: it yields what it runs on, then one answer per round.
 
 
-def scratch_mlp_steps(title: str, steps: int, threads: int):
+def scratch_mlp_steps(title: str, steps: int, threads: int):  # threads: see main()
     params0, X, y, loss_fn, lr = step_problem(title)
     yield numpy_about()
     while True:
@@ -113,7 +111,7 @@ def pytorch_steps(title: str, steps: int, threads: int):
             optimizer.step()
             loss.item()  # train() keeps every step's loss as a Python float
 
-    yield f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    yield f"torch {torch.__version__} (threads: {torch.get_num_threads()})"
     while True:
         params = [torch.tensor(p, requires_grad=True) for p in params0.values()]
         optimizer = (torch.optim.SGD if sgd else torch.optim.Adam)(params, lr)
@@ -233,7 +231,7 @@ class Worker:
 
 def table(results, rounds: int) -> list[str]:
     """``results[title][implementation]``: its worker's answers, round by round."""
-    lines = [f"{'':28s} {'median':>9s} {'p25-p75':>12s}  x scratch_mlp  held-out accuracy"]
+    lines = [f"{'':28s} {'median':>10s} {'p25-p75':>15s}  x scratch_mlp  held-out accuracy"]
     for title, answers in results.items():
         per = "epoch" if title.startswith("digits") else "step"
         lines.append(f"Time per {per}, {title}")
@@ -243,7 +241,7 @@ def table(results, rounds: int) -> list[str]:
             q1, median, q3 = (1e3 * q for q in statistics.quantiles(seconds, method="inclusive"))
             ratio = statistics.median(s / r for s, r in zip(seconds, reference, strict=True))
             ratio = "" if name == "scratch_mlp" else f"{ratio:.2f}"
-            row = f"  {name:26s} {median:6.3f} ms {f'{q1:.3f}-{q3:.3f}':>12s}  {ratio:>13s}"
+            row = f"  {name:26s} {median:7.3f} ms {f'{q1:.3f}-{q3:.3f}':>15s}  {ratio:>13s}"
             if accuracy[0] is not None:
                 low, high = min(accuracy), max(accuracy)
                 row += f"  {statistics.median(accuracy):.1%} ({low:.1%}-{high:.1%})"
@@ -295,7 +293,10 @@ def main(argv=None) -> int:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     cpu = next((x.split(":")[1].strip() for x in cpuinfo.splitlines() if "model name" in x), "?")
     machine = [f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"]
-    machine += [*dict.fromkeys(abouts), f"{args.threads} threads for BLAS and PyTorch", ""]
+    machine += dict.fromkeys(abouts)  # each library once
+    openblas = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # when set, they choose its kernels
+    machine += [f"{v}={os.environ[v]}" for v in openblas if v in os.environ]
+    machine += [f"threads for BLAS and PyTorch: {args.threads}", ""]
     print("\n".join(machine + table(results, rounds)))
     return 0
 
