@@ -20,8 +20,8 @@ import platform
 import statistics
 import sys
 import time
-import traceback
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -179,54 +179,31 @@ def sklearn_digits(epochs: int):
         yield seconds / epochs, classifier.score(X_test, y_test)
 
 
-class WorkerError(RuntimeError):
-    """A worker process raised (the message holds its traceback) or exited."""
+_answers = None  # in a worker process: the generator it runs
 
 
-def _serve(conn, generator, args) -> None:
-    """A worker process: sends ``generator(*args)``'s first value, then the next on each "run".
-    Every message is ``("ok", value)`` or ``("error", traceback)``."""
-    try:
-        answers = generator(*args)
-        conn.send(("ok", next(answers)))
-        while conn.recv() == "run":
-            conn.send(("ok", next(answers)))
-    except EOFError:
-        pass  # the parent has gone
-    except Exception:
-        conn.send(("error", traceback.format_exc()))
+def _next(generator, args):
+    """In a worker process: the next value of ``generator(*args)``, started at the first call."""
+    global _answers
+    if _answers is None:
+        _answers = generator(*args)
+    return next(_answers)
 
 
 class Worker:
-    """``generator(*args)`` in a process of its own; ``worker()`` returns its next value."""
+    """``generator(*args)`` in a process of its own. ``worker.ask()`` is a future of its next
+    value, ``worker()`` that value. If the generator raises, ``result()`` raises its exception
+    (with the worker's traceback); if the process dies, ``BrokenProcessPool``."""
 
     def __init__(self, generator, *args):
-        self.name = f"{generator.__name__}{args}"
-        context = multiprocessing.get_context("spawn")  # a new interpreter: nothing inherited
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, generator, args), daemon=True)
-        self.process.start()
-        child.close()  # the worker's copy is the only one left: if it dies, recv() says so
+        spawn = multiprocessing.get_context("spawn")  # a new interpreter: nothing inherited
+        self.pool, self.generator = ProcessPoolExecutor(1, spawn), (generator, args)
 
-    def answer(self):
-        """The worker's next message (its first says what it runs on)."""
-        try:
-            status, value = self.conn.recv()
-        except EOFError:
-            self.process.join()
-            raise WorkerError(f"{self.name} exited with code {self.process.exitcode}") from None
-        if status == "error":
-            raise WorkerError(f"{self.name} failed:\n{value}")
-        return value
+    def ask(self):
+        return self.pool.submit(_next, *self.generator)
 
     def __call__(self):
-        self.conn.send("run")
-        return self.answer()
-
-    def close(self) -> None:
-        self.process.terminate()  # a worker has nothing to save
-        self.process.join()
-        self.conn.close()
+        return self.ask().result()
 
 
 def table(results, rounds: int) -> list[str]:
@@ -279,7 +256,7 @@ def main(argv=None) -> int:
     workers = [worker for group in groups.values() for worker in group.values()]
     results = {title: {name: [] for name in group} for title, group in groups.items()}
     try:
-        abouts = [worker.answer() for worker in workers]
+        abouts = [future.result() for future in [worker.ask() for worker in workers]]
         for worker in workers:
             worker()  # a first round, not counted: every process warms up
         for round_number in range(rounds):
@@ -289,7 +266,7 @@ def main(argv=None) -> int:
                     results[title][name].append(group[name]())
     finally:
         for worker in workers:
-            worker.close()
+            worker.pool.shutdown(cancel_futures=True)
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     cpu = next((x.split(":")[1].strip() for x in cpuinfo.splitlines() if "model name" in x), "?")
     machine = [f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"]
