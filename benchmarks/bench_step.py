@@ -197,10 +197,10 @@ class Worker:
 
     def __init__(self, generator, *args):
         spawn = multiprocessing.get_context("spawn")  # a new interpreter: nothing inherited
-        self.pool, self.generator = ProcessPoolExecutor(1, spawn), (generator, args)
+        self.pool, self.job = ProcessPoolExecutor(1, spawn), (generator, args)
 
     def ask(self):
-        return self.pool.submit(_next, *self.generator)
+        return self.pool.submit(_next, *self.job)
 
     def __call__(self):
         return self.ask().result()
