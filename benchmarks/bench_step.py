@@ -75,7 +75,7 @@ def timed(train, steps: int, *args, **kwargs):
 # Each implementation is a generator: it yields what it runs on, then one answer per round.
 
 
-def scratch_mlp_steps(title: str, steps: int, threads: int):  # threads: see main()
+def scratch_mlp_steps(title: str, steps: int, threads: int):  # BLAS threads: set in main()
     params0, X, y, loss_fn, lr = step_problem(title)
     yield numpy_about()
     while True:
