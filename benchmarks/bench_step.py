@@ -20,8 +20,8 @@ import platform
 import statistics
 import sys
 import time
-import traceback
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +47,7 @@ def numpy_about() -> str:
     pools = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
     blas = next((pool for pool in pools if "numpy" in pool["filepath"]), pools[0])  # not SciPy's
     about = f"numpy {np.__version__} ({blas['internal_api']} {blas['version']}, "
-    about += f"{blas.get('architecture')} kernels, {blas['num_threads']} threads)"
-    variables = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # change the kernels when set
-    return about + "".join(f", {v}={os.environ[v]}" for v in variables if v in os.environ)
+    return about + f"{blas.get('architecture')} kernels, threads: {blas['num_threads']})"
 
 
 def step_problem(title: str):
@@ -77,7 +75,7 @@ def timed(train, steps: int, *args, **kwargs):
 # Each implementation is a generator: it yields what it runs on, then one answer per round.
 
 
-def scratch_mlp_steps(title: str, steps: int, threads: int):
+def scratch_mlp_steps(title: str, steps: int, threads: int):  # BLAS threads: set in main()
     params0, X, y, loss_fn, lr = step_problem(title)
     yield numpy_about()
     while True:
@@ -113,7 +111,7 @@ def pytorch_steps(title: str, steps: int, threads: int):
             optimizer.step()
             loss.item()  # train() keeps every step's loss as a Python float
 
-    yield f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    yield f"torch {torch.__version__} (threads: {torch.get_num_threads()})"
     while True:
         params = [torch.tensor(p, requires_grad=True) for p in params0.values()]
         optimizer = (torch.optim.SGD if sgd else torch.optim.Adam)(params, lr)
@@ -181,59 +179,36 @@ def sklearn_digits(epochs: int):
         yield seconds / epochs, classifier.score(X_test, y_test)
 
 
-class WorkerError(RuntimeError):
-    """A worker process raised (the message holds its traceback) or exited."""
+_answers = None  # in a worker process: the generator it runs
 
 
-def _serve(conn, generator, args) -> None:
-    """A worker process: sends ``generator(*args)``'s first value, then the next on each "run".
-    Every message is ``("ok", value)`` or ``("error", traceback)``."""
-    try:
-        answers = generator(*args)
-        conn.send(("ok", next(answers)))
-        while conn.recv() == "run":
-            conn.send(("ok", next(answers)))
-    except EOFError:
-        pass  # the parent has gone
-    except Exception:
-        conn.send(("error", traceback.format_exc()))
+def _next(generator, args):
+    """In a worker process: the next value of ``generator(*args)``, started at the first call."""
+    global _answers
+    if _answers is None:
+        _answers = generator(*args)
+    return next(_answers)
 
 
 class Worker:
-    """``generator(*args)`` in a process of its own; ``worker()`` returns its next value."""
+    """``generator(*args)`` in a process of its own. ``worker.ask()`` is a future of its next
+    value, ``worker()`` that value. If the generator raises, ``result()`` raises its exception
+    (with the worker's traceback); if the process dies, ``BrokenProcessPool``."""
 
     def __init__(self, generator, *args):
-        self.name = f"{generator.__name__}{args}"
-        context = multiprocessing.get_context("spawn")  # a new interpreter: nothing inherited
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, generator, args), daemon=True)
-        self.process.start()
-        child.close()  # the worker's copy is the only one left: if it dies, recv() says so
+        spawn = multiprocessing.get_context("spawn")  # a new interpreter: nothing inherited
+        self.pool, self.job = ProcessPoolExecutor(1, spawn), (generator, args)
 
-    def answer(self):
-        """The worker's next message (its first says what it runs on)."""
-        try:
-            status, value = self.conn.recv()
-        except EOFError:
-            self.process.join()
-            raise WorkerError(f"{self.name} exited with code {self.process.exitcode}") from None
-        if status == "error":
-            raise WorkerError(f"{self.name} failed:\n{value}")
-        return value
+    def ask(self):
+        return self.pool.submit(_next, *self.job)
 
     def __call__(self):
-        self.conn.send("run")
-        return self.answer()
-
-    def close(self) -> None:
-        self.process.terminate()  # a worker has nothing to save
-        self.process.join()
-        self.conn.close()
+        return self.ask().result()
 
 
 def table(results, rounds: int) -> list[str]:
     """``results[title][implementation]``: its worker's answers, round by round."""
-    lines = [f"{'':28s} {'median':>9s} {'p25-p75':>12s}  x scratch_mlp  held-out accuracy"]
+    lines = [f"{'':28s} {'median':>10s} {'p25-p75':>15s}  x scratch_mlp  held-out accuracy"]
     for title, answers in results.items():
         per = "epoch" if title.startswith("digits") else "step"
         lines.append(f"Time per {per}, {title}")
@@ -243,7 +218,7 @@ def table(results, rounds: int) -> list[str]:
             q1, median, q3 = (1e3 * q for q in statistics.quantiles(seconds, method="inclusive"))
             ratio = statistics.median(s / r for s, r in zip(seconds, reference, strict=True))
             ratio = "" if name == "scratch_mlp" else f"{ratio:.2f}"
-            row = f"  {name:26s} {median:6.3f} ms {f'{q1:.3f}-{q3:.3f}':>12s}  {ratio:>13s}"
+            row = f"  {name:26s} {median:7.3f} ms {f'{q1:.3f}-{q3:.3f}':>15s}  {ratio:>13s}"
             if accuracy[0] is not None:
                 low, high = min(accuracy), max(accuracy)
                 row += f"  {statistics.median(accuracy):.1%} ({low:.1%}-{high:.1%})"
@@ -281,7 +256,7 @@ def main(argv=None) -> int:
     workers = [worker for group in groups.values() for worker in group.values()]
     results = {title: {name: [] for name in group} for title, group in groups.items()}
     try:
-        abouts = [worker.answer() for worker in workers]
+        abouts = [future.result() for future in [worker.ask() for worker in workers]]
         for worker in workers:
             worker()  # a first round, not counted: every process warms up
         for round_number in range(rounds):
@@ -291,11 +266,14 @@ def main(argv=None) -> int:
                     results[title][name].append(group[name]())
     finally:
         for worker in workers:
-            worker.close()
+            worker.pool.shutdown(cancel_futures=True)
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     cpu = next((x.split(":")[1].strip() for x in cpuinfo.splitlines() if "model name" in x), "?")
     machine = [f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"]
-    machine += [*dict.fromkeys(abouts), f"{args.threads} threads for BLAS and PyTorch", ""]
+    machine += dict.fromkeys(abouts)  # each library once
+    openblas = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # when set, they choose its kernels
+    machine += [f"{v}={os.environ[v]}" for v in openblas if v in os.environ]
+    machine += [f"threads for BLAS and PyTorch: {args.threads}", ""]
     print("\n".join(machine + table(results, rounds)))
     return 0
 

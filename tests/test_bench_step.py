@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -65,33 +66,34 @@ def test_the_table_reports_no_verdicts(quick_run):
     assert not any(word in words for word in ("target", "bar", "missed", "pass", "fail"))
 
 
-def test_a_worker_that_raises_fails_at_once():
+def test_a_worker_that_raises_fails_at_once_with_its_error():
     worker = bench_step.Worker(bench_step.scratch_mlp_steps, ARTICLE, -1, 1)  # -1 steps
     try:
-        assert "numpy" in worker.answer()
-        error = outcome_within(30, worker)
+        assert "numpy" in worker()  # what it runs on
+        error = outcome_within(30, worker)  # then it trains -1 steps
     finally:
-        worker.close()
-    assert isinstance(error, bench_step.WorkerError)
-    assert "ValueError: steps must be a non-negative integer" in str(error)
+        worker.pool.shutdown()
+    assert isinstance(error, ValueError)
+    assert "steps must be a non-negative integer" in str(error)
+    assert "scratch_mlp_steps" in str(error.__cause__)  # the worker's traceback
 
 
 def test_a_worker_that_fails_to_start_fails_at_once():
-    worker = bench_step.Worker(bench_step.scratch_mlp_steps, "no such problem", 2, 1)
+    worker = bench_step.Worker(bench_step.pytorch_steps, "no such problem", 2, 1)
     try:
-        error = outcome_within(30, worker.answer)
+        error = outcome_within(30, worker)
     finally:
-        worker.close()
-    assert isinstance(error, bench_step.WorkerError) and "KeyError" in str(error)
+        worker.pool.shutdown()
+    assert isinstance(error, KeyError)
 
 
 def test_a_worker_that_dies_fails_at_once():
     worker = bench_step.Worker(os._exit, 3)  # ends its process at once, without a word
     try:
-        error = outcome_within(30, worker.answer)
+        error = outcome_within(30, worker)
     finally:
-        worker.close()
-    assert isinstance(error, bench_step.WorkerError) and "exited with code 3" in str(error)
+        worker.pool.shutdown()
+    assert isinstance(error, BrokenProcessPool)
 
 
 def test_the_digits_split_is_whole_batches():
