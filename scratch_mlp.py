@@ -1156,8 +1156,8 @@ def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, lo
 
 @contextlib.contextmanager
 def _hold_ctrl_c():
-    """Hold Ctrl-C (SIGINT) during the block, so an update is never half done. Yields a list
-    that holds the signal if one arrived; the caller raises KeyboardInterrupt when it may."""
+    """Hold Ctrl-C (SIGINT) during the block. Yields a list that holds the signal if one
+    arrived; the caller raises KeyboardInterrupt when it may."""
     received = []
     if threading.current_thread() is not threading.main_thread():
         yield received  # only the main thread receives signals
@@ -1224,7 +1224,7 @@ def train(
     drawn from ``rng`` once per epoch (a last batch too small is skipped). ``log_every`` > 0
     prints the loss in the article's format. ``on_step(step, loss, params)`` is called after
     every update: to log a held-out loss, or to keep the losses of a run you may interrupt.
-    Ctrl-C stops training between two whole steps. A NaN or infinite loss raises
+    Ctrl-C stops training at the end of the step in progress. A NaN or infinite loss raises
     ``FloatingPointError`` naming the step.
     """
     _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every)
@@ -1233,8 +1233,9 @@ def train(
     losses = []
     order, position = np.arange(N), N
     # Overflow shows up as an infinite loss, which the check below reports with its step;
-    # NumPy's own warnings on the way there would only bury that message.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # NumPy's own warnings on the way there would only bury that message. Ctrl-C is held until
+    # the step in progress is whole, so an update is never half applied.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _hold_ctrl_c() as stop:
         for step in range(steps):
             if batch_size == N:
                 X_batch, y_batch = X, y
@@ -1244,17 +1245,21 @@ def train(
                 rows = order[position : position + batch_size]
                 position += batch_size
                 X_batch, y_batch = X[rows], y[rows]
-            loss, grads = loss_and_grads(params, X_batch, y_batch, loss_fn, activation)
+            # The first three steps are loss_and_grads, written out so that `cache` lives on
+            # until the next step's forward pass: NumPy then reuses its memory instead of asking
+            # the system for fresh pages every step (a third of a step on the article's network).
+            out, cache = mlp_forward(params, X_batch, activation)  # forward
+            loss, d_out = loss_fn(out, y_batch)  # loss
+            grads = mlp_backward(params, cache, d_out)  # backward
             if not math.isfinite(loss):
                 raise FloatingPointError(_non_finite_loss_message(loss, step, optimizer))
-            with _hold_ctrl_c() as interrupted:
-                optimizer.step(params, grads)
+            optimizer.step(params, grads)  # update
             losses.append(float(loss))
             if log_every and step % log_every == 0:
                 print(f"Step {step:5d} loss={loss:.6f}")
             if on_step is not None:
                 on_step(step, float(loss), params)
-            if interrupted:  # Ctrl-C came during the update: stop now that the step is whole
+            if stop:  # Ctrl-C arrived during this step: stop now that it is whole
                 raise KeyboardInterrupt
     return losses
 

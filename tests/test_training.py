@@ -64,18 +64,22 @@ def recorded_batches(monkeypatch, N, batch_size, steps, seed):
     """The (X, y) batches ``train`` takes. Row i of X is (i, -i) and its target is i."""
     X = np.column_stack([np.arange(N), -np.arange(N)]).astype(np.float64)
     y = np.arange(N, dtype=np.float64).reshape(-1, 1)
-    seen = []
-    real = sm.loss_and_grads
+    inputs, targets = [], []
+    real_forward = sm.mlp_forward
 
-    def recording(params, X_batch, y_batch, loss_fn, activation):
-        seen.append((X_batch.copy(), y_batch.copy()))
-        return real(params, X_batch, y_batch, loss_fn, activation)
+    def recording_forward(params, X_batch, activation):
+        inputs.append(X_batch.copy())
+        return real_forward(params, X_batch, activation)
 
-    monkeypatch.setattr(sm, "loss_and_grads", recording)
+    def recording_loss(out, y_batch):
+        targets.append(y_batch.copy())
+        return sm.mse_loss(out, y_batch)
+
+    monkeypatch.setattr(sm, "mlp_forward", recording_forward)
     params = sm.init_mlp([2, 3, 1], np.random.default_rng(1))
     rng = np.random.default_rng(seed)
-    sm.train(params, X, y, sm.mse_loss, sm.SGD(1e-4), steps, batch_size=batch_size, rng=rng)
-    return seen
+    sm.train(params, X, y, recording_loss, sm.SGD(1e-4), steps, batch_size=batch_size, rng=rng)
+    return list(zip(inputs, targets, strict=True))
 
 
 @pytest.mark.parametrize("N", [8, 10], ids=["N divisible by the batch", "N not divisible"])
