@@ -222,7 +222,7 @@ def table(results, rounds: int) -> list[str]:
             if accuracy[0] is not None:
                 low, high = min(accuracy), max(accuracy)
                 row += f"  {statistics.median(accuracy):.1%} ({low:.1%}-{high:.1%})"
-            lines.append(row)
+            lines.append(row.rstrip())
     return lines + [
         f"median, p25-p75: over {rounds} rounds. x scratch_mlp: the row's time divided by",
         "scratch_mlp's in the same round, median over the rounds. Per epoch: the whole fit, set-up",
