@@ -42,8 +42,10 @@ HIDDEN, BATCH, EPOCHS, N_TRAIN, N_HELD_OUT = 128, 64, 30, 1344, 453
 
 def numpy_about() -> str:
     """NumPy's version and BLAS, with the kernels it chose for this CPU (from threadpoolctl)."""
-    from threadpoolctl import threadpool_info
-
+    try:
+        from threadpoolctl import threadpool_info  # installed with scikit-learn
+    except ImportError:
+        return f"numpy {np.__version__}"
     pools = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
     blas = next((pool for pool in pools if "numpy" in pool["filepath"]), pools[0])  # not SciPy's
     about = f"numpy {np.__version__} ({blas['internal_api']} {blas['version']}, "
