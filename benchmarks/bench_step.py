@@ -2,7 +2,7 @@
 
     python benchmarks/bench_step.py               # about 2 minutes
     python benchmarks/bench_step.py --threads 1   # threads of BLAS and PyTorch (default 2)
-    python benchmarks/bench_step.py --quick       # a few seconds: checks that everything runs
+    python benchmarks/bench_step.py --quick       # about 10 s: checks that everything runs
 
 It times one training step (forward, loss, backward, update) of three networks, from the same
 weights, and trains one network on scikit-learn's digits with scratch_mlp and with MLPClassifier.
