@@ -2,7 +2,7 @@
 
     python benchmarks/bench_step.py               # about 2 minutes
     python benchmarks/bench_step.py --threads 1   # threads of BLAS and PyTorch (default 2)
-    python benchmarks/bench_step.py --quick       # a few seconds: checks that everything runs
+    python benchmarks/bench_step.py --quick       # about 10 s: checks that everything runs
 
 It times one training step (forward, loss, backward, update) of three networks, from the same
 weights, and trains one network on scikit-learn's digits with scratch_mlp and with MLPClassifier.
@@ -42,8 +42,10 @@ HIDDEN, BATCH, EPOCHS, N_TRAIN, N_HELD_OUT = 128, 64, 30, 1344, 453
 
 def numpy_about() -> str:
     """NumPy's version and BLAS, with the kernels it chose for this CPU (from threadpoolctl)."""
-    from threadpoolctl import threadpool_info
-
+    try:
+        from threadpoolctl import threadpool_info  # installed with scikit-learn
+    except ImportError:
+        return f"numpy {np.__version__}"
     pools = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
     blas = next((pool for pool in pools if "numpy" in pool["filepath"]), pools[0])  # not SciPy's
     about = f"numpy {np.__version__} ({blas['internal_api']} {blas['version']}, "
@@ -222,7 +224,7 @@ def table(results, rounds: int) -> list[str]:
             if accuracy[0] is not None:
                 low, high = min(accuracy), max(accuracy)
                 row += f"  {statistics.median(accuracy):.1%} ({low:.1%}-{high:.1%})"
-            lines.append(row)
+            lines.append(row.rstrip())
     return lines + [
         f"median, p25-p75: over {rounds} rounds. x scratch_mlp: the row's time divided by",
         "scratch_mlp's in the same round, median over the rounds. Per epoch: the whole fit, set-up",
