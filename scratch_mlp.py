@@ -391,11 +391,10 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 2. Backpropagation by hand
 #
-# The backward step computes $\partial L / \partial \theta$ for every parameter $\theta$. Its
-# meaning is plain: move $\theta$ by a small $\delta$ and the loss moves by about
-# $\frac{\partial L}{\partial \theta}\,\delta$. The chain rule gets all of these in one sweep
-# from the loss back to the input. Before the general formulas, here it is with numbers small
-# enough to redo on paper.
+# The backward step computes $\partial L / \partial \theta$ for every parameter $\theta$: move
+# $\theta$ by a small $\delta$ and the loss moves by about
+# $\frac{\partial L}{\partial \theta}\,\delta$. The chain rule gets them all in one sweep from
+# the loss back to the input. First, with numbers small enough to redo on paper.
 #
 # ### 2.1 A worked example
 #
@@ -685,11 +684,9 @@ def relu_backward(d_A, Z):
 # | $Z_1 = X W_1 + b_1$ | `dW1 = X.T @ d_Z1` | $(D, H)$ |
 # | | `db1 = d_Z1.sum(axis=0, keepdims=True)` | $(1, H)$ |
 #
-# `mlp_forward` runs a linear layer and the activation
-# for every hidden layer, and a plain linear output layer; `mlp_backward` walks the same list
-# backwards. With any number of layers, $W_1, b_1, \ldots, W_K, b_K$, these two are the whole
-# network. `loss_and_grads` is one forward and one backward pass: the first three of the four
-# steps.
+# `mlp_forward` runs these layers for any number of them, $W_1, b_1, \ldots, W_K, b_K$, and
+# `mlp_backward` walks them backwards; `loss_and_grads` is forward, loss and backward in one
+# call.
 #
 # **Your own layer.** Write `tanh_forward(Z) -> (A, cache)` and `tanh_backward(d_A, cache) ->
 # d_Z`, pass `activation=(tanh_forward, tanh_backward)` to `mlp_forward`, `loss_and_grads`,
@@ -700,9 +697,8 @@ def relu_backward(d_A, Z):
 def mlp_forward(params, X, activation=(relu_forward, relu_backward)):
     """Forward pass: ``activation`` after every hidden layer, a linear output layer.
 
-    ``X``: (N, D) in the dtype of ``params``. ``activation`` is a ``(forward, backward)`` pair
-    like ``(relu_forward, relu_backward)``. Returns ``out`` (N, C) and the cache for
-    ``mlp_backward``: per layer, the linear cache, the activation's backward function and cache.
+    ``X``: (N, D). ``activation``: a ``(forward, backward)`` pair like ReLU's. Returns ``out``
+    (N, C) and the cache for ``mlp_backward``.
     """
     K = _check_params(params)
     _check_X(X, params["W1"])
@@ -955,9 +951,8 @@ def grad_check(
 ):
     """Check ``mlp_backward`` against ``numerical_gradient``, every entry, in float64.
 
-    An entry passes when ``|g - g_num| <= atol + rtol * |g_num|``. Entries where a ReLU
-    switched between ``theta - h`` and ``theta + h`` are skipped and counted. It costs two loss
-    evaluations per entry, and refuses past ``max_evals``. Returns a ``GradCheckReport``.
+    An entry passes when ``|g - g_num| <= atol + rtol * |g_num|``; entries on a ReLU kink are
+    skipped and counted. Refuses past ``max_evals`` loss evaluations (two per entry).
 
     >>> rng = np.random.default_rng(0)
     >>> params = init_mlp([3, 4, 2], rng)
@@ -1220,12 +1215,9 @@ def train(
 ) -> list[float]:
     """Train ``params`` in place for ``steps`` steps; return the loss of every step.
 
-    Full batch by default. With ``batch_size``, each step takes the next rows of a permutation
-    drawn from ``rng`` once per epoch (a last batch too small is skipped). ``log_every`` > 0
-    prints the loss in the article's format. ``on_step(step, loss, params)`` is called after
-    every update: to log a held-out loss, or to keep the losses of a run you may interrupt.
-    Ctrl-C stops training at the end of the step in progress. A NaN or infinite loss raises
-    ``FloatingPointError`` naming the step.
+    With ``batch_size``, each step takes the next rows of a permutation drawn from ``rng`` per
+    epoch. ``on_step(step, loss, params)`` runs after every update (to log a held-out loss).
+    Ctrl-C stops at the end of a step; a NaN loss raises ``FloatingPointError``.
     """
     _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every)
     N = X.shape[0]
@@ -1292,11 +1284,10 @@ if __name__ == "__main__":
 # the valley floor by more than it started, and $c_k$ grows by $|1 - \eta\lambda_k|$ per step,
 # its share of the loss, $\tfrac12 \lambda_k c_k^2$, by the square of that.
 #
-# The article's $\eta = 0.01$ puts the limit at $2/\eta = 200$. Over the article's first 40
-# steps, the table gives the Hessian's largest eigenvalue $\lambda_\mathrm{max}$, the growth
-# $|1 - \eta \lambda_\mathrm{max}|$ the bowl predicts for the gradient along its direction $v$,
-# the growth measured, and the share of the loss that lies along $v$,
-# $(g \cdot v)^2 / (2\lambda_\mathrm{max} L)$ for the gradient $g$.
+# The article's $\eta = 0.01$ puts the limit at $2/\eta = 200$. Over its first 40 steps: the
+# Hessian's largest eigenvalue $\lambda_\mathrm{max}$, the growth $|1 - \eta
+# \lambda_\mathrm{max}|$ predicted for the gradient $g$ along its direction $v$, the growth
+# measured, and the share of the loss along $v$, $(g \cdot v)^2 / (2\lambda_\mathrm{max} L)$.
 
 # %% tags=["fold"]
 # The top curvature over the first 40 steps, by power iteration
@@ -1427,11 +1418,12 @@ class RMSProp:
 # p -= lr * m_hat / (np.sqrt(v_hat) + eps)
 # ```
 #
-# `Adam.step` computes exactly these lines, each under its equation, but in place in arrays kept
-# from step to step; the box below says why.
+# `Adam.step` (folded below) computes exactly these lines, each under its equation, but in place
+# in arrays kept from step to step; the box after it says why.
 
 
-# %%
+# %% tags=["fold"]
+# Adam: the five lines above, each under its equation, computed in place (the box says why)
 class Adam:
     """Adam (Kingma & Ba, Algorithm 1), in place. ``bias_correction=False`` is the article's
     uncorrected formula.
@@ -1769,9 +1761,9 @@ if __name__ == "__main__":
 #
 # ### 6.2 Held-out data
 #
-# The training loss says how well the network fits the 200 points it learns from. What we
-# want is how well it predicts new points. Draw 200 fresh points of the same noisy sine, never
-# trained on, and log the loss on them every 20 steps while Adam trains.
+# The training loss says how well the network fits its 200 points; what matters is new points.
+# Draw 200 fresh points of the same noisy sine and log their loss every 20 steps while Adam
+# trains.
 
 # %% tags=["fold"]
 # Fresh points of the same sine, their loss logged while training
@@ -2027,17 +2019,13 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## What you have built
 #
-# A network of any depth, its loss, every derivative by hand, a check that each derivative is
-# right to ten digits, and four update rules: the whole training loop, with nothing automated.
-# PyTorch's `loss.backward()` does what `mlp_backward` does here, recording each operation's
-# local derivative in the forward pass and chaining them in reverse; `optimizer.step()` is
-# `SGD.step` or `Adam.step`.
+# A network of any depth, its loss, every derivative by hand, a check that each is right to ten
+# digits, and four update rules: the whole training loop, nothing automated. PyTorch's
+# `loss.backward()` does what `mlp_backward` does; `optimizer.step()` is `SGD.step` or
+# `Adam.step`. Next:
 #
-# Where to go next:
-#
-# - [When it breaks](../failure_modes/): the bugs and bad settings that break this loop, each
-#   made on purpose, with the symptom it shows and how the gradient check catches it.
-# - [Exercises](../exercises/): write a new activation, a new loss, Nesterov momentum, AdamW,
-#   a batch-norm backward pass, and let the page check your work.
-# - [Against PyTorch](../pytorch/): the same network and loop in PyTorch, line for line, and
-#   the proof that every gradient and every optimizer step agree.
+# - [When it breaks](../failure_modes/): bugs and bad settings made on purpose, and the
+#   symptom each shows;
+# - [Exercises](../exercises/): write a layer, a loss, an optimizer yourself, checked by the
+#   page;
+# - [Against PyTorch](../pytorch/): the same loop in PyTorch, gradient for gradient.
