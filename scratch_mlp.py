@@ -206,6 +206,34 @@ def _check_X(X, W1) -> None:
         )
 
 
+def _check_data(params, X, y, loss_fn) -> None:
+    """What train and grad_check need of their data, checked once before any work."""
+    K = _check_params(params)
+    _check_X(X, params["W1"])
+    _finite("X", X)
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows: there is nothing to compute a loss on")
+    if _array("y", y).shape[:1] != X.shape[:1]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has shape {y.shape}")
+    _finite("y", y)
+    if np.issubdtype(y.dtype, np.integer) and loss_fn is not mse_loss:
+        # Class labels: check them all now, not when a mini-batch first meets a bad one.
+        _check_labels(y, params[f"W{K}"].shape[1], X.shape[0])
+
+
+def _check_grads(params, grads) -> None:
+    """Raise unless ``grads`` has the keys, shapes and dtypes of ``params``."""
+    if not (isinstance(params, dict) and isinstance(grads, dict)) or set(grads) != set(params):
+        raise ValueError(f"grads must have the keys of params {sorted(params)}, got {grads!r:.80}")
+    for name, p in params.items():
+        g = grads[name]
+        if not (isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype):
+            raise ValueError(
+                f"grads[{name!r}] is {getattr(g, 'shape', type(g).__name__)} "
+                f"{getattr(g, 'dtype', '')} but params[{name!r}] is {p.shape} {p.dtype}"
+            )
+
+
 def _check_labels(labels, n_classes: int, n_rows: int) -> None:
     _array("labels", labels, ndim=1)
     if not np.issubdtype(labels.dtype, np.integer):
@@ -960,7 +988,7 @@ def grad_check(
     >>> grad_check(params, X, y, mse_loss).ok
     True
     """
-    _check_params(params)
+    _check_data(params, X, y, loss_fn)
     n_evals = 2 * sum(p.size for p in params.values())
     if n_evals > max_evals:
         raise ValueError(
@@ -969,20 +997,14 @@ def grad_check(
             f"layers, or raise max_evals"
         )
     rtol, atol = _number("rtol", rtol, allow_low=True), _number("atol", atol, allow_low=True)
-    _finite("X", _array("X", X))
-    if X.shape[0] == 0:
-        raise ValueError("X has no rows: there is nothing to compute a loss on")
-    loss_and_grads(params, X, y, loss_fn, activation)  # the same checks as a training step
+    loss_and_grads(params, X, y, loss_fn, activation)  # the loss function's own checks, as in train
     # float64 copies: in float32 the finite difference's rounding noise is as large as the
     # errors the check hunts (the text above derives it).
     params64 = {name: p.astype(np.float64) for name, p in params.items()}
     X64 = X.astype(np.float64)
     y64 = y.astype(np.float64) if np.issubdtype(y.dtype, np.floating) else y
     _, analytic = loss_and_grads(params64, X64, y64, loss_fn, activation)
-    for name, p in params64.items():  # a wrong shape would defeat the entry-by-entry comparison
-        if analytic[name].shape != p.shape:
-            raise ValueError(f"the gradient of {name} has shape {analytic[name].shape}, "
-                             f"but {name} has shape {p.shape}")  # fmt: skip
+    _check_grads(params64, analytic)  # a wrong shape would defeat the entry-by-entry comparison
 
     patterns = []  # which ReLU units were on, at each evaluation
 
@@ -1091,17 +1113,11 @@ def _check_step(optimizer, params, grads) -> None:
     An optimizer with state (momentum, Adam's moments) also remembers which arrays that state
     belongs to: stepping it on other arrays would carry one network's history into another.
     """
-    if not (isinstance(params, dict) and isinstance(grads, dict)) or set(grads) != set(params):
-        raise ValueError(f"grads must have the keys of params {sorted(params)}, got {grads!r:.80}")
-    for name, p in params.items():
-        g = grads[name]
-        if not (isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable):
-            raise ValueError(f"params[{name!r}] must be a writeable floating-point NumPy array")
-        if not (isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype):
-            raise ValueError(
-                f"grads[{name!r}] is {getattr(g, 'shape', type(g).__name__)} "
-                f"{getattr(g, 'dtype', '')} but params[{name!r}] is {p.shape} {p.dtype}"
-            )
+    if isinstance(params, dict):
+        for name, p in params.items():
+            if not (isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable):
+                raise ValueError(f"params[{name!r}] must be a writeable floating-point NumPy array")
+    _check_grads(params, grads)
     held = getattr(optimizer, "_held", None)
     if held is not None and (
         held.keys() != params.keys() or any(held[k] is not params[k] for k in held)
@@ -1127,17 +1143,7 @@ def _non_finite_loss_message(loss, step: int, optimizer) -> str:
 
 def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every):
     """train's arguments, checked once before the first step."""
-    _check_params(params)
-    _check_X(X, params["W1"])
-    _finite("X", X)
-    if X.shape[0] == 0:
-        raise ValueError("X has no rows: there is nothing to compute a loss on")
-    if _array("y", y).shape[:1] != X.shape[:1]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has shape {y.shape}")
-    _finite("y", y)
-    if np.issubdtype(y.dtype, np.integer) and loss_fn is not mse_loss:
-        # Class labels: check them all now, not when a mini-batch first meets a bad one.
-        _check_labels(y, params[f"W{len(params) // 2}"].shape[1], X.shape[0])
+    _check_data(params, X, y, loss_fn)
     _count("steps", steps), _count("log_every", log_every)
     N = X.shape[0]
     if batch_size is not None:
@@ -1294,15 +1300,17 @@ if __name__ == "__main__":
 # (the Hessian times v is the change of the gradient along v: two calls of loss_and_grads)
 if __name__ == "__main__":
     names = list(params_init)
+    ends = np.cumsum([params_init[k].size for k in names])[:-1]  # where each tensor ends in v
+
+    def flat(grads):
+        return np.concatenate([grads[k].ravel() for k in names])
 
     def gradient_vector(params):
-        grads = loss_and_grads(params, X_sine, y_sine, mse_loss)[1]
-        return np.concatenate([g.ravel() for g in grads.values()])
+        return flat(loss_and_grads(params, X_sine, y_sine, mse_loss)[1])
 
     def shifted(params, v, step):
-        sizes = np.cumsum([0] + [params[k].size for k in names])
-        return {k: params[k] + step * v[a:b].reshape(params[k].shape)
-                for k, a, b in zip(names, sizes[:-1], sizes[1:], strict=True)}  # fmt: skip
+        parts = zip(names, np.split(v, ends), strict=True)
+        return {k: params[k] + step * part.reshape(params[k].shape) for k, part in parts}
 
     def top_curvature(params, v, iterations):
         """Largest Hessian eigenvalue and its direction, by power iteration from v."""
@@ -1320,7 +1328,7 @@ if __name__ == "__main__":
     for step in range(41):
         curvature, v = top_curvature(params, v, 60 if step == 0 else 8)
         loss, grads = loss_and_grads(params, X_sine, y_sine, mse_loss)
-        along_v = np.concatenate([g.ravel() for g in grads.values()]) @ v
+        along_v = flat(grads) @ v
         rows.append((step, curvature, abs(along_v), float(loss)))
         optimizer.step(params, grads)
     print("step  lambda_max  predicted growth  measured growth   loss   share along v")
@@ -1705,8 +1713,8 @@ if __name__ == "__main__":
 # Adam with batches of 1, 16 and 200 rows
 if __name__ == "__main__":
 
-    def full_loss(params):
-        return float(mse_loss(mlp_forward(params, X_sine)[0], y_sine)[0])
+    def loss_on(params, X, y):
+        return float(mse_loss(mlp_forward(params, X)[0], y)[0])
 
     batch_curves = {}
     for batch_size in (1, 16, 200):
@@ -1715,7 +1723,7 @@ if __name__ == "__main__":
 
         def log_full_loss(step, loss, params, logged=logged):
             if step % 20 == 0:
-                logged.append((step, full_loss(params)))
+                logged.append((step, loss_on(params, X_sine, y_sine)))
 
         train(params, X_sine, y_sine, mse_loss, Adam(lr=0.01), steps=2001, batch_size=batch_size,
               rng=np.random.default_rng(0), on_step=log_full_loss)  # fmt: skip
@@ -1776,7 +1784,7 @@ if __name__ == "__main__":
 
     def log_held_out(step, loss, params):
         if step % 20 == 0:
-            held_out.append((step, float(mse_loss(mlp_forward(params, X_held)[0], y_held)[0])))
+            held_out.append((step, loss_on(params, X_held, y_held)))
 
     train_curve = train(params, X_sine, y_sine, mse_loss, Adam(lr=0.01), steps=2001,
                         on_step=log_held_out)  # fmt: skip
