@@ -624,7 +624,18 @@ if __name__ == "__main__":
 # \end{pmatrix}$ and $\mathrm{out} = \begin{pmatrix} 1.5 \\ 1.25 \end{pmatrix}$. With a pencil
 # and the three patterns, work out $\mathtt{d\_out} = \partial L / \partial\,\mathrm{out}$ for
 # $L = \frac{1}{2}\sum_i (\mathrm{out}_i - y_i)^2$, then $\mathtt{d\_A1}$, $\mathtt{d\_Z1}$ and
-# $\mathtt{dW1}$. Then run the cell and compare.
+# $\mathtt{dW1}$. Then open the answer, and compare with what the cell after it prints.
+
+# %% [markdown] tags=["deeper"]
+# **The answer, worked by hand.** The loss is a mean over $N = 2$, so
+# $\mathtt{d\_out} = \tfrac{2}{2}(\mathrm{out} - y) = \begin{pmatrix} 0.5 \\ 1.25 \end{pmatrix}$.
+# Multiply swaps: $\mathtt{d\_A1}[i, j] = \mathtt{d\_out}[i]\, W_2[j]$, so
+# $\mathtt{d\_A1} = \begin{pmatrix} 0.5 & 0.25 \\ 1.25 & 0.625 \end{pmatrix}$. Max routes: the
+# gradient stops where $Z_1 < 0$, at entries $[0, 1]$ and $[1, 0]$, so
+# $\mathtt{d\_Z1} = \begin{pmatrix} 0.5 & 0 \\ 0 & 0.625 \end{pmatrix}$. Multiply swaps again,
+# and the paths through the two examples sum: $\mathtt{dW1}[0, j] = \sum_i X[i]\,
+# \mathtt{d\_Z1}[i, j]$, so $\mathtt{dW1} = (1 \cdot 0.5 + (-2) \cdot 0,\; 1 \cdot 0 + (-2) \cdot
+# 0.625) = (0.5, -1.25)$.
 
 # %%
 if __name__ == "__main__":
@@ -1201,10 +1212,10 @@ if __name__ == "__main__":
               f"measured {new_loss - loss:+.6f}")  # fmt: skip
 
 # %% [markdown]
-# At $\eta = 10^{-4}$ the prediction is right to three digits. At the article's $\eta = 0.01$
-# the loss still falls, but by less than predicted: the step is long enough for the curvature,
-# the second-order term, to count. That is what makes the loss climb after step 1 (the page on
-# [the step size](../step_size/) follows it).
+# At $\eta = 10^{-4}$ the prediction is right within 1%. At the article's $\eta = 0.01$ the loss
+# still falls, but by far less than predicted (the prediction would take it below zero): the
+# step is long enough for the curvature, the second-order term, to count. That is what makes the
+# loss climb after step 1 (the page on [the step size](../step_size/) follows it).
 #
 # `SGD` (stochastic gradient descent, the usual name of this update) applies it in place to every
 # array of `params`. Its optional **momentum** $\mu$ keeps a **velocity** $b$, a running sum of

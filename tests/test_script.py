@@ -34,37 +34,21 @@ def test_script_writes_each_announced_figure_once_as_a_png(script_runs):
         assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000, path
 
 
-def test_script_explains_the_early_rise_by_the_top_curvature_crossing_two_over_lr(script_runs):
-    # The prose: the top curvature starts above 2/lr = 200, the gradient along its direction
-    # grows by |1 - lr * lambda| per step, and the loss peaks where lambda crosses 200.
-    _, _, lines, _ = script_runs["written"]
-    start = lines.index(next(line for line in lines if line.startswith("step  lambda_max")))
-    rows = []
-    for line in lines[start + 1 :]:
-        if not line.strip()[:1].isdigit():
-            break
-        rows.append([float(v.rstrip("%")) for v in line.split()])
-    steps = {int(r[0]): r for r in rows}
-    assert steps[0][1] > 200 and steps[39][1] < 200  # lambda_max, measured along the run
-    for step, curvature, predicted, measured, _, _ in rows[:3]:
-        assert abs(predicted - abs(1 - 0.01 * curvature)) < 1e-3
-        assert abs(measured - predicted) < 0.01, step
-    summary = next(line for line in lines if line.startswith("peak of the loss at step"))
-    peak, crossing = (int(n) for n in re.findall(r"step (\d+)", summary))
-    assert crossing == peak + 1
-
-
 def test_script_where_figures_cannot_be_written_says_so_once_and_runs_every_section(script_runs):
     cwd, returncode, lines, stderr = script_runs["blocked"]
     assert returncode == 0, stderr
     notices = [line for line in lines if SKIPPED in line]
     assert len(notices) == 1 and "cannot write figures/" in notices[0]
     assert (cwd / "figures").is_file()
-    # Every other line is what the run that wrote its figures printed.
+    # Every other line is what the run that wrote its figures printed, but for measured times.
     _, _, written_lines, _ = script_runs["written"]
-    assert [line for line in lines if SKIPPED not in line] == [
+
+    def untimed(lines):
+        return [line for line in lines if not re.search(r" ms\b|times faster", line)]
+
+    assert untimed(line for line in lines if SKIPPED not in line) == untimed(
         line for line in written_lines if not line.startswith("figure written: ")
-    ]
+    )
 
 
 def test_without_matplotlib_figures_are_skipped_with_one_message(monkeypatch, capsys):
