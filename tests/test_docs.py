@@ -1,7 +1,8 @@
 """The docs site: its build machinery, a strict build, and the built site read in Debian's Chromium.
 
 - The folding of executed pages and the reference page's docstring handling are checked on
-  small inputs, without building anything.
+  small inputs, without building anything; so is the notebook each executed page offers, run
+  top to bottom beside the module.
 - One ``mkdocs build --strict`` per test session, into a temporary folder, as the README says;
   the build tests read its HTML.
 - The browser tests serve that build on 127.0.0.1 and load each page once, in one Chromium: a
@@ -22,8 +23,10 @@ import functools
 import html
 import html.parser
 import http.server
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -208,6 +211,53 @@ def test_doctest_examples_in_docstrings_become_code_blocks():
     assert fence_doctests(expected) == expected
 
 
+# --- The notebook of an executed page (docs/hooks/notebooks.py), from a small page, no build
+
+SIDE_PAGE = """\
+# %% [markdown]
+# # A side page
+#
+# It imports the module from the folder it runs in.
+
+# %% tags=["fold"]
+# Imports
+import scratch_mlp as sm
+
+# %% tags=["solution", "fold"]
+# A solution: left out of the notebook
+raise AssertionError("a solution cell ran")
+
+# %%
+print(sm.__file__)
+"""
+
+
+def test_a_page_notebook_runs_top_to_bottom_beside_the_module(tmp_path):
+    require_docs_packages()
+    import nbformat
+    from nbclient import NotebookClient
+
+    from docs.hooks.notebooks import imported_modules, page_notebook
+
+    page = tmp_path / "side.py"
+    page.write_text(SIDE_PAGE, encoding="utf-8")
+    notebook = page_notebook(page)
+    assert imported_modules(notebook) == {"scratch_mlp"}
+    # What a reader does: the notebook and the module, alone in a folder.
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    shutil.copy(ROOT / MODULE, folder / MODULE)
+    nbformat.write(notebook, folder / "side.ipynb")
+    downloaded = nbformat.read(folder / "side.ipynb", as_version=4)
+    assert [cell.cell_type for cell in downloaded.cells] == ["markdown", "code", "code"]
+    assert downloaded.cells[1].metadata == {"tags": ["fold"]}
+    NotebookClient(downloaded, timeout=60, resources={"metadata": {"path": str(folder)}}).execute()
+    printed = "".join(
+        output.get("text", "") for cell in downloaded.cells[1:] for output in cell.outputs
+    )
+    assert Path(printed.strip()).resolve() == (folder / MODULE).resolve()
+
+
 # --- The configuration, and a build without PyTorch (no page runs)
 
 
@@ -322,8 +372,9 @@ def test_printed_results_appear_under_their_cells(built_site):
     shown = text(page_html(built_site, "scratch_mlp/"))
     for printed in (
         "Step 2000 loss=",
-        "peak of the loss at step",
+        "same as by hand: True",
         "identical to the article's loop, bit for bit: True",
+        "Adam.step and the five lines, 100 steps, bit for bit: True",
         "test accuracy",
     ):
         assert printed in shown
@@ -396,15 +447,68 @@ def test_pages_load_nothing_from_outside_the_site(built_site):
     assert (mathjax / "input" / "tex" / "extensions" / "textmacros.js").is_file()
 
 
+def download_links(page_html: str) -> list[str]:
+    return re.findall(r'<a [^>]*href="([^"]+)"[^>]*\bdownload\b', page_html)
+
+
 def test_download_links_serve_the_sources(built_site):
     sources = {Path(page.source).name: ROOT / page.source for page in NOTEBOOK_PAGES}
+    notebooks = {Path(page.source).stem + ".ipynb" for page in NOTEBOOK_PAGES}
     for page in built_site.path.rglob("*.html"):
-        for href in re.findall(r'<a [^>]*href="([^"]+)"[^>]*\bdownload\b', page.read_text("utf-8")):
+        for href in download_links(page.read_text("utf-8")):
             target = (page.parent / href).resolve()
             assert target.is_file(), f"{page.relative_to(built_site.path)}: {href} is missing"
+            if target.name in notebooks:  # read in the test below
+                continue
             assert target.read_bytes() == sources[target.name].read_bytes()
     home = page_html(built_site, "")
     assert re.search(r'<a [^>]*href="scratch_mlp/scratch_mlp.py"[^>]*\bdownload\b', home)
+
+
+def code_cells(source: str) -> list[tuple[str, str]]:
+    """The code cells of a jupytext percent-format file, read line by line without jupytext:
+    (the cell's marker line, its code without the blank lines around it)."""
+    cells = []
+    for line in (ROOT / source).read_text("utf-8").splitlines():
+        if line.startswith("# %%"):
+            cells.append((line, []))
+        elif cells:
+            cells[-1][1].append(line)
+    return [
+        (marker, "\n".join(lines).strip()) for marker, lines in cells if "[markdown]" not in marker
+    ]
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=slug)
+def test_every_executed_page_offers_its_notebook(built_site, page):
+    # The page links <page>.ipynb, next to it in the site: its code cells, the solutions left
+    # out, without outputs, for a Python 3 kernel.
+    rendered = page_html(built_site, page.url)
+    name = Path(page.source).stem + ".ipynb"
+    assert name in download_links(rendered), f"{page.url} offers no {name}"
+    notebook = json.loads((built_site.path / page.url / name).read_text("utf-8"))
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    assert "jupytext" not in notebook["metadata"]
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+    expected = [code for marker, code in code_cells(page.source) if '"solution"' not in marker]
+    assert ["".join(cell["source"]).strip() for cell in code] == expected
+    # A page that imports the module says, under its buttons, that both files run beside it,
+    # and links the module's copy; the module's own notebook needs nothing beside it.
+    imports_module = any(
+        re.match(r"(import|from) scratch_mlp\b", line)
+        for code in expected
+        for line in code.splitlines()
+    )
+    note = re.search(r'<p class="md-downloads__note">(.*?)</p>', rendered, flags=re.DOTALL)
+    if page.source == MODULE:
+        assert not imports_module and note is None
+        return
+    assert imports_module, f"{page.source} does not import scratch_mlp"
+    assert note and "run in one folder with scratch_mlp.py" in text(note.group(1))
+    [href] = download_links(note.group(1))
+    module_copy = (built_site.path / page.url / href).resolve()
+    assert module_copy.read_bytes() == (ROOT / MODULE).read_bytes()
 
 
 def python_blocks(markdown: str) -> list[str]:

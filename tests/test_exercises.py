@@ -5,18 +5,22 @@ readers download holds the stubs, not the solutions, and runs top to bottom with
 import contextlib
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import scratch_mlp as sm
 from docs import exercises as ex
-from docs.hooks.exercises import PAGE, notebook_without_solutions
+from docs.hooks.notebooks import page_notebook
+
+PAGE = Path(ex.__file__)
 
 
 @pytest.fixture(scope="module")
 def notebook():
-    return notebook_without_solutions(PAGE)
+    """exercises.ipynb, as the site offers it to download."""
+    return page_notebook(PAGE)
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +181,9 @@ EXERCISES = {
 
 
 def test_eight_exercises_each_with_a_stub_a_solution_and_a_hint(notebook):
-    page = notebook_without_solutions.__globals__["jupytext"].read(PAGE)
+    import jupytext
+
+    page = jupytext.read(PAGE)
     solutions = [c for c in page.cells if "solution" in c.metadata.get("tags", [])]
     hints = [c for c in page.cells if c.source.startswith("**Hint.**")]
     assert len(solutions) == len(hints) == len(EXERCISES) >= 8
@@ -222,13 +228,6 @@ def test_the_notebook_runs_and_every_checker_says_not_written_yet(notebook_run):
     verdicts = [line for line in printed.splitlines() if line.startswith(("PASS:", "FAIL:"))]
     assert len(verdicts) == len(EXERCISES)
     assert all(line.startswith("FAIL: not written yet") for line in verdicts), verdicts
-
-
-def test_the_site_build_writes_the_notebook_next_to_the_page(tmp_path):
-    from docs.hooks import exercises as hook
-
-    hook.on_post_build({"site_dir": str(tmp_path), "use_directory_urls": True})
-    assert (tmp_path / "exercises" / "exercises.ipynb").is_file()
 
 
 def test_nesterov_solution_matches_torch():
