@@ -1,0 +1,76 @@
+"""The "Mini-batches and held-out data" page, checked on its own functions: what its text says
+holds, measured by independent means where there are any."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+import scratch_mlp as sm
+from docs import minibatches as mb
+
+
+def test_importing_the_page_runs_no_demo(capsys, monkeypatch):
+    monkeypatch.delitem(sys.modules, "docs.minibatches")  # put back after the test
+    importlib.import_module("docs.minibatches")
+    assert capsys.readouterr().out == ""
+
+
+def test_a_logged_loss_is_the_loss_train_reports_before_that_update():
+    # train's losses[k] is measured on the parameters after k updates, before update k + 1: the
+    # log must have measured the same parameters, so the same number, bit for bit.
+    params, X, y = mb.article_problem()
+    losses = sm.train(params, X, y, sm.mse_loss, sm.Adam(lr=0.01), steps=101)
+    _, log = mb.train_logged(101, {"training": (X, y)}, every=20)
+    assert log["updates"].tolist() == [0, 20, 40, 60, 80, 100]
+    assert log["training"].tolist() == [losses[k] for k in log["updates"]]
+
+
+def test_training_and_held_out_losses_are_measured_at_the_same_moments():
+    _, X, y = mb.article_problem()
+    sets = {"training": (X, y), "held-out": mb.held_out_points()}
+    params, log = mb.train_logged(60, sets, every=20)
+    assert len(log["updates"]) == len(log["training"]) == len(log["held-out"]) == 4
+    # The last entries are the losses of the parameters train returned.
+    for name, points in sets.items():
+        assert log[name][-1] == mb.loss_on(params, *points)
+    # Before any update the two sets score the same network: within a few percent of each other.
+    assert log["held-out"][0] == pytest.approx(log["training"][0], rel=0.05)
+
+
+def test_small_batches_reach_the_threshold_after_fewer_examples_but_more_updates():
+    _, X, y = mb.article_problem()
+    seen = {}
+    for b in (1, 16, 200):
+        log = mb.train_logged(1200, {"training": (X, y)}, batch_size=b)[1]
+        seen[b] = mb.examples_to_threshold(log, b)
+    assert seen[1] < seen[16] < seen[200] / 4
+    assert seen[1] > seen[200] // 200  # in updates (examples / batch), the full batch is ahead
+
+
+def test_multiply_adds_grow_with_the_rows_and_count_each_product_once():
+    # [1, 64, 1]: forward 64 + 64, backward dW 64 + 64, d_X of the second layer 64.
+    assert mb.multiply_adds_per_step([1, 64, 1], 1) == 320
+    assert mb.multiply_adds_per_step([1, 64, 1], 200) == 200 * 320
+    assert mb.multiply_adds_per_step([2, 3, 4], 5) == 5 * (2 * 6 + 3 * 12)
+
+
+def test_a_200_row_step_costs_nowhere_near_200_times_a_1_row_step():
+    one, full = mb.seconds_per_step(1, steps=200), mb.seconds_per_step(200, steps=200)
+    assert one < full < 20 * one  # 200 times the arithmetic; measured about 2 times the time
+
+
+def test_the_fit_beats_the_noise_on_its_own_points_and_not_on_fresh_ones():
+    _, X, y = mb.article_problem()
+    X_held, y_held = mb.held_out_points()
+    # The true function scores the noise: an independent oracle for the noise of each set.
+    assert mb.noise_of(X, y) == pytest.approx(0.01, rel=0.2)
+    assert mb.noise_of(X_held, y_held) == pytest.approx(0.01, rel=0.2)
+    _, log = mb.train_logged(2000, {"training": (X, y), "held-out": (X_held, y_held)}, every=500)
+    assert log["training"][-1] < mb.noise_of(X, y)
+    assert log["held-out"][-1] > mb.noise_of(X_held, y_held)
+    # From update 500 on, the training loss falls while the held-out loss does not.
+    assert log["training"][-1] < log["training"][1]
+    assert log["held-out"][-1] >= log["held-out"][1]
