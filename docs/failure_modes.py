@@ -86,8 +86,12 @@ def max_rel_error(a, n) -> float:
 
 
 # %% [markdown]
-# The bugs are checked on three small problems, each at a fresh He initialisation: **sine**, the
-# article's network $[1, 64, 1]$ on its 200 points; **square**, a network $[4, 4, 4]$ on 10 random
+# The bugs are checked on three small problems, each at a fresh **He initialisation**, the start
+# `init_mlp` gives: every weight drawn from $\mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, where
+# $\mathrm{fan}_\mathrm{in}$ is the number of inputs of the layer, and every bias 0 (the variance
+# $2/\mathrm{fan}_\mathrm{in}$ keeps the scale of the signal about the same from layer to layer;
+# section 3.3 shows what other scales do). The problems: **sine**, the article's network
+# $[1, 64, 1]$ on its 200 points; **square**, a network $[4, 4, 4]$ on 10 random
 # points, whose weight matrices are all square (section 1.3 says why that matters); and
 # **spirals**, a classifier $[2, 16, 16, 3]$ on 30 spiral points, for the softmax loss.
 #
@@ -97,11 +101,16 @@ def max_rel_error(a, n) -> float:
 # the loss, which involve no derivative at all, so a bug in the backward pass cannot hide in both.
 # An entry passes when $|a - n| \le \mathrm{atol} + \mathrm{rtol}\,|n|$, with
 # $\mathrm{rtol} = 10^{-6}$ and $\mathrm{atol} = 10^{-8}$ ([the training loop, section
-# 3](../scratch_mlp/#3-gradient-checking) derives it). Read its table for **which tensors fail**
-# (a bug corrupts every tensor *below* it in the backward pass and none above, so the highest
-# failing tensor points at the line), **the size of the error** (near 1: a wrong direction; the
-# same on every tensor: one constant factor), and the **ratio analytic / numerical**, which
-# often names the mistake.
+# 3](../scratch_mlp/#3-gradient-checking) derives it). Read its table for **which tensors fail**,
+# **the size of the error** (near 1: a wrong direction; the same on every tensor: one constant
+# factor), and the **ratio analytic / numerical**, which often names the mistake. Which tensors fail
+# locates the bug. The backward pass runs from the output to the input, so a wrong line on the path
+# the gradient flows back along (`d_out`, `d_A`, `d_Z`) corrupts the gradients computed after it,
+# those of the tensors between it and the input, and none of those between it and the output; a
+# wrong line that computes one tensor's gradient only (a `dW` or a `db`) corrupts that tensor alone.
+# The table lists the tensors from the input to the output, $W_1$ first, so its lowest failing row
+# is the failing tensor nearest the output: the bug is in the backward step between that tensor and
+# the passing row below it (in the loss's gradient, if even the last row fails).
 
 
 # %% tags=["fold"]
@@ -182,9 +191,11 @@ if __name__ == "__main__":
 # %% [markdown]
 # ### 1.1 The ReLU mask forgotten
 #
-# The ReLU's backward is a mask, $\mathtt{d\_Z} = \mathtt{d\_A} \odot \mathbb 1[Z > 0]$. Forget
-# it and the gradient flows back through every unit as if ReLU were the identity, including the
-# units that were off and did not affect the loss at all.
+# The ReLU's backward is a mask, $\mathtt{d\_Z} = \mathtt{d\_A} \odot \mathbb 1[Z > 0]$, where
+# $\odot$ multiplies two arrays of the same shape entry by entry and $\mathbb 1[Z > 0]$ is 1 where
+# $Z > 0$ and 0 elsewhere: `d_A * (Z > 0)` in NumPy. Forget it and the gradient flows back
+# through every unit as if ReLU were the identity, including the units that were off and did not
+# affect the loss at all.
 
 
 # %%
@@ -216,7 +227,7 @@ if __name__ == "__main__":
 #
 # ### 1.2 The $1/N$ of the loss forgotten
 #
-# The MSE is a mean over its $M = N\,d_\mathrm{out}$ entries,
+# The MSE is a mean over its $M = N C$ entries, for $N$ rows and $C$ outputs per row,
 # $L = \frac1M \sum (\mathrm{out} - y)^2$, so its gradient carries the $1/M$:
 # $\partial L / \partial\,\mathrm{out} = \frac2M(\mathrm{out} - y)$. Forget it in the gradient,
 # keep it in the loss, and every gradient is exactly $M$ times too large: here $M = N = 200$.
@@ -225,7 +236,7 @@ if __name__ == "__main__":
 # %%
 def mse_loss_no_mean(out, y):
     """``mse_loss`` whose gradient forgets the ``1/M`` of the mean; the loss keeps it."""
-    diff = out - y  # (N, d_out)
+    diff = out - y  # (N, C)
     return np.mean(diff**2), 2 * diff  # right: 2 * diff / diff.size
 
 
@@ -289,17 +300,17 @@ if __name__ == "__main__":
 # %% [markdown]
 # ### 1.3 A transposed weight gradient
 #
-# In this project a row is an example: a layer is $Z = X W + b$ with $W$ of shape
-# $(d_\mathrm{in}, d_\mathrm{out})$, and its weight gradient is $\mathtt{dW} = X^\top G$, of the
+# In this project a row is an example: a layer with $p$ inputs and $q$ units is $Z = X W + b$
+# with $W$ of shape $(p, q)$, and its weight gradient is $\mathtt{dW} = X^\top G$, of the
 # same shape, where $G = \partial L / \partial Z$. Many textbooks use columns instead: a layer is
-# $z = W' x$ with $W'$ of shape $(d_\mathrm{out}, d_\mathrm{in})$ and gradient $g\,x^\top$.
+# $z = W' x$ with $W'$ of shape $(q, p)$ and gradient $g\,x^\top$.
 # Carry that formula over to rows and it becomes $G^\top X$, `d_Z.T @ X`: the transpose of the
-# right gradient, of shape $(d_\mathrm{out}, d_\mathrm{in})$.
+# right gradient, of shape $(q, p)$.
 
 
 # %%
 def linear_backward_transposed(d_Z, cache, need_d_X: bool = True):
-    """``linear_backward`` with the weight gradient transposed: ``(d_out, d_in)``."""
+    """``linear_backward`` with the weight gradient transposed: ``(q, p)``, not ``(p, q)``."""
     X, W = cache
     dW = d_Z.T @ X  # right: X.T @ d_Z
     db = d_Z.sum(axis=0, keepdims=True)
@@ -379,12 +390,12 @@ if __name__ == "__main__":
 # %% [markdown]
 # ### 1.4 A bias gradient summed over the wrong axis, or without `keepdims`
 #
-# The bias $b$, of shape $(1, d_\mathrm{out})$, is broadcast over the $N$ rows of the batch, so
+# The bias $b$, of shape $(1, q)$, is broadcast over the $N$ rows of the batch, so
 # its gradient is the sum of $G$ over the batch axis: `d_Z.sum(axis=0, keepdims=True)`. Two ways
 # to get this line wrong:
 #
 # - **without `keepdims`**: `d_Z.sum(axis=0)` has the right numbers in shape
-#   $(d_\mathrm{out},)$;
+#   $(q,)$;
 # - **over the wrong axis**: `d_Z.sum(axis=1, keepdims=True)` sums over the units instead of the
 #   examples: shape $(N, 1)$, and numbers that mean nothing.
 #
@@ -393,7 +404,7 @@ if __name__ == "__main__":
 
 # %%
 def linear_backward_bias_no_keepdims(d_Z, cache, need_d_X: bool = True):
-    """``linear_backward`` with the bias gradient summed without ``keepdims``: ``(d_out,)``."""
+    """``linear_backward`` with the bias gradient summed without ``keepdims``: ``(q,)``."""
     X, W = cache
     db = d_Z.sum(axis=0)  # right: d_Z.sum(axis=0, keepdims=True)
     return (d_Z @ W.T if need_d_X else None), X.T @ d_Z, db
@@ -474,14 +485,62 @@ if __name__ == "__main__":
 #
 # ### 2.1 and 2.2 A learning rate too large, or too small
 #
-# [The training loop, section 5.1](../scratch_mlp/#51-why-the-articles-loss-first-climbs) found the
-# largest curvature of the article's loss at initialisation: about 211, just above the limit
-# $2/\eta = 200$ of its $\eta = 0.01$. Each step multiplies the error along a direction of
-# curvature $\lambda$ by $|1 - \eta\lambda|$. At $\eta = 0.05$ that is about 9, and 85 for the
-# squared error: the loss grows by tens of times per step until it overflows, and `train` stops at
-# the first loss that is
-# not finite, naming the step. At $\eta = 10^{-6}$ the factor is $1 - 0.0002$: after 2001 steps
-# the loss has gone from 1.59 to 1.00, where the article's rate reaches 0.042.
+# How large is too large is set by the loss's **curvature**. Near any point the loss is close to
+# a bowl. Along a direction in which its second derivative, the curvature, is $\lambda$, the
+# slope is $\lambda$ times the distance from the bowl's bottom, so one step of size $\eta$
+# multiplies that distance by $1 - \eta\lambda$, and the loss along that direction, which grows as
+# the square of the distance, by $(1 - \eta\lambda)^2$. Below $\eta = 2/\lambda$ the distance
+# shrinks; above it every step overshoots the bottom by more than it started from, and it grows.
+# The steepest direction is the one to watch: its curvature $\lambda_\mathrm{max}$ is the largest
+# eigenvalue of the **Hessian**, the matrix $H$ of second derivatives
+# $\partial^2 L / \partial\theta_i \partial\theta_j$ over all 193 parameters $\theta$ of the
+# article's network. The cell below builds $H$ a column at a time (column $k$ is how the gradient
+# changes as $\theta_k$ moves: a centred difference of two gradients), at the article's start,
+# and prints the factors for three learning rates. [The step size and
+# curvature](../step_size/) follows $\lambda_\mathrm{max}$ through the article's own run.
+
+
+# %%
+def hessian(params, X, y, loss_fn, h: float = 1e-5) -> np.ndarray:
+    """The Hessian of the loss over every parameter, in the order of ``params`` flattened: a
+    symmetric matrix (P, P) for P parameters, by centred differences of ``loss_and_grads``."""
+    names = list(params)
+    theta = np.concatenate([params[k].ravel() for k in names])
+    ends = np.cumsum([params[k].size for k in names])[:-1]  # where each tensor ends in theta
+
+    def gradient(theta):
+        parts = np.split(theta, ends)
+        at = {k: part.reshape(params[k].shape) for k, part in zip(names, parts, strict=True)}
+        grads = sm.loss_and_grads(at, X, y, loss_fn)[1]
+        return np.concatenate([grads[k].ravel() for k in names])
+
+    H = np.empty((theta.size, theta.size))
+    for k in range(theta.size):
+        step = np.zeros_like(theta)
+        step[k] = h
+        H[:, k] = (gradient(theta + step) - gradient(theta - step)) / (2 * h)
+    return (H + H.T) / 2  # equal up to rounding; averaged so that it is exactly symmetric
+
+
+if __name__ == "__main__":
+    H = hessian(*sine_bench(), sm.mse_loss)
+    lambda_max = float(np.linalg.eigvalsh(H)[-1])  # eigvalsh: a symmetric matrix's eigenvalues
+    print(f"the Hessian of the article's network: {H.shape}")
+    print(f"the article's start: lambda_max = {lambda_max:.1f}, so 2 / lambda_max = "
+          f"{2 / lambda_max:.4f}")  # fmt: skip
+    for lr in (0.05, 0.01, 1e-6):
+        factor = abs(1 - lr * lambda_max)
+        print(
+            f"lr = {lr:<6g} |1 - lr lambda_max| = {factor:.6g} per step, its square {factor**2:.6g}"
+        )
+
+# %% [markdown]
+# At the article's $\eta = 0.01$ the factor is 1.109, a little above 1: that is why the article's
+# loss first climbs, and why it recovers is the subject of [the step size
+# page](../step_size/). At $\eta = 0.05$ the distance along the steepest direction grows 9.55
+# times per step, and the loss along it 91.1 times: the loss grows by tens of times per step
+# until it overflows, and `train` stops at the first loss that is not finite, naming the step.
+# At $\eta = 10^{-6}$ the factor is 0.999789: every direction shrinks, by almost nothing per step.
 
 
 # %%
@@ -512,6 +571,8 @@ if __name__ == "__main__":
     for lr, (_, losses, error) in lr_runs.items():
         ending = f"stopped: {error}" if error else f"loss after 2001 steps {losses[-1]:.4f}"
         print(f"lr = {lr:<6g} start {losses[0]:.4f}, {ending}")
+    article = np.array(lr_runs[0.01][1])
+    print(f"lr = 0.01: highest loss {article.max():.2f}, at step {article.argmax()}")
     print("lr = 0.05, the loss of each step before it stopped:")
     print("  " + ", ".join(f"{v:.3g}" for v in lr_runs[0.05][1]))
     start, X, y = sine_bench()
@@ -528,9 +589,10 @@ if __name__ == "__main__":
         left, right = fig.subplots(1, 2, width_ratios=[1, 2])
         losses = lr_runs[0.05][1]
         left.semilogy(losses, "o-", color="C3", label="lr = 0.05")
+        last = len(losses) - 1  # the last finite loss; the next one is inf
         left.annotate(
-            f"step {len(losses)}: the loss is inf,\ntrain raises",
-            (len(losses) - 1, losses[-1]),
+            f"step {last}: {losses[-1]:.1e}\nstep {last + 1}: inf, train raises",
+            (last, losses[-1]),
             xytext=(0.3, 1e60),
             arrowprops={"arrowstyle": "->"},
         )
@@ -547,9 +609,10 @@ if __name__ == "__main__":
             fig,
             "fm_learning_rate.png",
             alt=(
-                "Left: at lr 0.05 the loss rises from 1.6 to about 1e120 in seven steps before "
-                "train stops. Right: at the article's lr 0.01 the loss falls to 0.042, near the "
-                "noise floor 0.01, in 2001 steps, while at lr 1e-6 it only drifts from 1.6 to 1.0."
+                "Left: at lr 0.05 the loss rises from 1.6 at step 0 to 1.2e120 at step 6; at "
+                "step 7 it is inf and train stops. Right: at the article's lr 0.01 the loss "
+                "first climbs to 8.4 at step 20, then falls to 0.042, near the noise floor 0.01, "
+                "in 2001 steps, while at lr 1e-6 it only drifts from 1.6 to 1.0."
             ),
         )
 
@@ -557,10 +620,11 @@ if __name__ == "__main__":
 # **How to tell them.** Too large: the loss *rises* from the first steps, by tens of times per
 # step and faster as the growing weights make the loss steeper still, and `train` stops within a
 # few steps with its `FloatingPointError` (`inf` here; `nan` when an `inf - inf` comes first).
-# Too small: the loss falls, smoothly and by almost nothing, and the gradient stays large (a
-# norm of 14.6 after 2001 steps, against 0.046 for the article's rate): the loss is not at a
-# minimum, it is just not moving. A loss that has stopped falling *and* has a small gradient is a
-# different story: a minimum, or a plateau of dead units (section 3).
+# Too small: the loss falls, smoothly and by almost nothing (from 1.5907 to 1.0040 in 2001 steps,
+# where the article's rate reaches 0.0424), and the gradient stays large (a norm of 14.6 after
+# 2001 steps, against 0.046 for the article's rate): the loss is not at a minimum, it is just not
+# moving. A loss that has stopped falling *and* has a small gradient is a different story: a
+# minimum, or a plateau of dead units (section 3).
 #
 # ### 2.3 Adam without bias correction
 #
@@ -568,8 +632,8 @@ if __name__ == "__main__":
 # $m_t = (1 - \beta_1^t)\,g$ and $v_t = (1 - \beta_2^t)\,g^2$: biased towards 0. Bias correction
 # divides that factor out. Without it the step is
 # $\eta\,(1 - \beta_1^t)/\sqrt{1 - \beta_2^t}$ instead of $\eta$: $3.16\,\eta$ at $t = 1$,
-# $6.6\,\eta$ at $t = 12$, still above $\eta$ after a thousand steps ([the training loop,
-# section 5.3](../scratch_mlp/#53-adam-on-the-articles-network) shows the first steps).
+# $6.57\,\eta$ at $t = 12$, still above $\eta$ after a thousand steps ([the training loop, section
+# 5](../scratch_mlp/#5-adam) derives the correction).
 # `scratch_mlp.Adam(bias_correction=False)` gives that, the article's formula.
 #
 # ### 2.4 Adam with its step count advanced once per tensor
@@ -637,6 +701,11 @@ if __name__ == "__main__":
                 f"  {label:18s} step {k + 1:4d}: "
                 + "  ".join(f"{name} {s[k]:.3f}" for name, s in sizes.items())
             )
+    uncorrected = adam_steps["no bias correction"]["W1"]
+    print(
+        f"no bias correction: the longest step is {uncorrected.max():.2f} lr, "
+        f"at step {np.argmax(uncorrected) + 1}"
+    )
     optimizer = AdamPerParameterT(lr=0.01)
     step_sizes(optimizer, grads, 10)
     print(f"after 10 steps, t per tensor has counted t = {optimizer.t}")
@@ -663,9 +732,106 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# ## 3. Initialisation
+# ## 3. Dead units and initialisation
 #
-# ### 3.1 All-zero weights
+# ### 3.1 Dead units
+#
+# A hidden unit $j$ of the article's network computes $\max(0,\, x w_j + b_j)$, with
+# $w_j = W_1[0, j]$ and $b_j = b_1[0, j]$. As a function of $x$ that is 0 on one side of
+# $x = -b_j/w_j$ and a straight line on the other: a bend, the unit's **kink**, where its
+# pre-activation $Z$ crosses 0. The network's output adds up 64 such bent lines, one per unit, and
+# the kinks are where its curve can bend.
+#
+# The ReLU's backward is `d_Z1 = d_A1 * (Z1 > 0)`. A first-layer unit with $Z_1 \le 0$ on every
+# example is **dead**: its column of `d_Z1` is zero, so its weights and its bias receive a zero
+# gradient and never change, and since $X$ never changes either, neither does its $Z_1$. Under
+# full-batch gradient descent it stays dead for good. `dead_fraction` counts them.
+#
+# Whether units start dead depends on the initialisation. Three starts, each trained with the
+# article's own loop (`article_loop`: plain SGD at $\eta = 0.01$ on all 200 points, 2001 steps):
+#
+# - **He**: weights from $\mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, biases 0;
+# - **negative bias**: the same weights, every hidden bias $-2$;
+# - **tiny weights, negative bias**: weights from $\mathcal N(0, 0.1^2)$, hidden biases $-0.1$.
+#
+# All three scale the same standard normal draws (from `np.random.default_rng(1)`, not the
+# article's start), so they differ only where the list says.
+
+
+# %%
+def never_active(Z) -> float:
+    """The fraction of the units (columns) of ``Z`` that are ``<= 0`` on every row."""
+    return float(np.mean(~(Z > 0).any(axis=0)))
+
+
+def dead_fraction(params, X) -> float:
+    """The fraction of the first hidden layer's units that are inactive (``Z1 <= 0``) on every
+    row of ``X``: dead units, which no gradient reaches."""
+    Z1 = X @ params["W1"] + params["b1"]  # (N, H)
+    return never_active(Z1)
+
+
+DEAD_STARTS = {
+    "He": {},
+    "negative bias": {"hidden_bias": -2.0},
+    "tiny weights, negative bias": {"weight_std": 0.1, "hidden_bias": -0.1},
+}
+
+
+def dead_before_and_after(options, steps: int = 2001):
+    """From ``init_mlp([1, 64, 1], np.random.default_rng(1), **options)``, the article's loop on
+    the sine data: ``(dead fraction at the start, dead fraction after, final loss)``."""
+    _, X, y = sine_bench()
+    params = sm.init_mlp([1, 64, 1], np.random.default_rng(1), **options)
+    before = dead_fraction(params, X)
+    losses = sm.article_loop(params, X, y, lr=0.01, steps=steps, log_every=0)
+    return before, dead_fraction(params, X), float(losses[-1])
+
+
+if __name__ == "__main__":
+    dead_runs = {label: dead_before_and_after(options) for label, options in DEAD_STARTS.items()}
+    for label, (before, after, final_loss) in dead_runs.items():
+        print(
+            f"{label:28s} dead at the start {before:5.1%}, after 2001 steps {after:5.1%} "
+            f"({round(64 * (1 - after))} units alive); final loss {final_loss:.4f}"
+        )
+
+# %% tags=["fold"]
+# Figure: dead units at the start and after training
+if __name__ == "__main__":
+    fig = sm.new_figure(figsize=(8, 3.4))
+    if fig is not None:
+        ax = fig.subplots()
+        x = np.arange(len(dead_runs))
+        for shift, index, label in [(-0.2, 0, "at the start"), (0.2, 1, "after 2001 steps")]:
+            heights = [run[index] for run in dead_runs.values()]
+            ax.bar_label(ax.bar(x + shift, heights, 0.4, label=label), fmt="{:.0%}")
+        ax.set_xticks(x, list(dead_runs))
+        ax.set(ylabel="fraction of dead hidden units", ylim=(0, 1))
+        ax.set_title("Dead ReLU units: never active on any of the 200 points", fontsize=10)
+        ax.legend()
+        sm.save_figure(
+            fig,
+            "fm_dead_units.png",
+            alt=(
+                "Bar chart of the fraction of dead hidden units, at the start and after 2001 "
+                "steps of SGD, for three starts: He 0% and 0%, negative bias 44% and 44%, tiny "
+                "weights with a negative bias 33% and 42%."
+            ),
+        )
+
+# %% [markdown]
+# He's start loses no unit: with a zero bias and one input, every unit starts active on one side
+# of $x = 0$, on half of the points, and none is pushed off all of them. The negative-bias start
+# keeps the same 44% dead for all 2001 steps: a unit with bias $-2$ is active only where
+# $x w_j > 2$, and on $[-\pi, \pi]$ that needs $|w_j| > 2/\pi$. The tiny-weight start loses more
+# units *during* training, when an update pushes a unit's $Z_1$ below zero on every point. Dead
+# units did not cost loss here: the two biased starts even end lower (0.0314 and 0.0344, against
+# 0.0549 for He's), because their kinks start spread out at $x = -b_j/w_j$ instead of all at
+# $x = 0$. On a curve this easy, 36 or 37 live units are plenty; a dead unit is still capacity the
+# network paid for and cannot use.
+#
+# ### 3.2 All-zero weights
 #
 # Start every weight at 0 and the gradient is still right, the loss falls a little, and the
 # network never becomes better than a line with a single bend. What goes wrong depends on the
@@ -681,7 +847,7 @@ if __name__ == "__main__":
 #   the work of one, and a single ReLU can bend the line only once.
 #
 # Random initialisation exists to break this symmetry; the scale of the random numbers is the
-# subject of 3.2.
+# subject of 3.3.
 
 
 # %%
@@ -742,7 +908,7 @@ if __name__ == "__main__":
     print(sm.grad_check(zero_start(0.1), X_sine, y_sine, bug.loss_fn, activation=bug.activation))
 
 # %% [markdown]
-# ### 3.2 A weight scale far too small, or far too large
+# ### 3.3 A weight scale far too small, or far too large
 #
 # He initialisation keeps the signal's scale from layer to layer: with
 # $\operatorname{Var}(w) = 2/\mathrm{fan}_\mathrm{in}$,
@@ -750,9 +916,9 @@ if __name__ == "__main__":
 # With any other standard deviation $\sigma$, every layer multiplies the scale of $Z$ by about
 # $\sigma\sqrt{\mathrm{fan}_\mathrm{in}/2}$, and in a deep network that factor is raised to the
 # depth. Take eight hidden layers of 64 units on the 600 spiral points, with $\sigma = 0.01$ where
-# He's is $\sqrt{2/64} = 0.18$: a factor $0.057$ per layer, and the logits come out around
-# $10^{-13}$. With $\sigma = 1$: a factor $5.7$ per layer, and logits around $10^{5}$. (The first
-# layer has fan-in 2, where He's $\sigma$ is 1.)
+# He's is $\sqrt{2/64} = 0.18$: a factor $0.057$ per layer, and the logits come out with a spread
+# of $3.6 \times 10^{-13}$. With $\sigma = 1$: a factor $5.7$ per layer, and a spread of
+# $3.6 \times 10^{5}$. (The first layer has fan-in 2, where He's $\sigma$ is 1.)
 #
 # The dead fraction of each layer (units inactive on every one of the 600 points) says something
 # surprising at initialisation: **it does not depend on the scale at all.** With zero biases,
@@ -762,14 +928,15 @@ if __name__ == "__main__":
 #
 # - **too small**: the logits are all about 0, so the loss is $\log 3 = 1.0986$, chance for three
 #   classes. The weights' gradients vanish with the signal, but the biases' do not: in the last
-#   hidden layer one bias step is ten million times the spread of the $Z$ it is added to. A bias
-#   pushed below the vanishing signal kills its unit on every point: about half the units of the
-#   last three layers die on the first step, and the loss stays at chance for 40 steps, while
-#   He's start is down to 0.23.
-# - **too large**: the loss is $2.5 \times 10^5$ and the gradients are huge. The first step
-#   moves the weights of every layer by hundreds of times the largest of them; half or more of the
-#   units of every layer die, the first layer included; the loss becomes $10^{32}$, then
-#   $10^{183}$, then NaN, and `train` stops at step 3.
+#   hidden layer one bias step is $2 \times 10^7$ times the spread of the $Z$ it is added to. A
+#   bias pushed below the vanishing signal kills its unit on every point: after the first step,
+#   45% to 66% of the units of the last three layers are dead (12% to 19% at the start), and the
+#   loss stays at chance for 40 steps, while He's start is down to 0.23.
+# - **too large**: the loss is $2.46 \times 10^5$ and the gradients are huge. The first step
+#   moves the weights of every layer by hundreds of times the largest of them; after it, 45% to
+#   70% of the units of every layer are dead, the first layer included (52% there, where none was
+#   dead at the start); the loss becomes $10^{32}$, then $10^{183}$, then NaN, and `train` stops
+#   at step 3.
 
 
 # %%
@@ -792,7 +959,7 @@ def layer_stats(params, X):
     dead units (inactive on every row of ``X``); and the standard deviation of the output."""
     out, cache = sm.mlp_forward(params, X)
     Zs = [Z for _, backward, Z in cache if backward is not None]  # the ReLU caches its input Z
-    dead = [float(np.mean(~(Z > 0).any(axis=0))) for Z in Zs]
+    dead = [never_active(Z) for Z in Zs]
     return [float(Z.std()) for Z in Zs], dead, float(out.std())
 
 
@@ -876,8 +1043,8 @@ if __name__ == "__main__":
                 "falls geometrically to 1e-11 for sigma 0.01, stays near 0.5 for He, and rises "
                 "to 1e5 for sigma 1. Middle: the dead fractions at initialisation are the same "
                 "three curves on top of each other. Right: after one SGD step the too-large "
-                "start has half or more dead units in every layer, the too-small start in the "
-                "last three, He's almost unchanged."
+                "start has 45% to 70% dead units in every layer, the too-small start 45% to 66% "
+                "in the last three layers, and He's start is almost unchanged."
             ),
         )
 
@@ -981,7 +1148,7 @@ if __name__ == "__main__":
 # with logits that are merely large.
 #
 # **In training.** Large logits are not exotic: they are the too-large initialisation of section
-# 3.2, or a run whose learning rate is a little too large. On that network the naive losses stop
+# 3.3, or a run whose learning rate is a little too large. On that network the naive losses stop
 # `train` at step 0, where the stable one reports a huge but finite loss, and a gradient.
 # `train`'s message says so: at step 0 no update has happened yet, so a loss that is not finite
 # there is never the learning rate's fault. Look at the loss function, the data and the
@@ -1112,7 +1279,7 @@ if __name__ == "__main__":
 #
 # | what you see | suspect first | § |
 # |---|---|---|
-# | the check fails on some tensors, those above them pass | the layer in between | 1.1 |
+# | the check fails near the input, passes near the output | the step in between | 1.1 |
 # | all tensors fail alike; analytic / numerical is the batch size | a lost $1/N$ | 1.2, 1.5 |
 # | the weights fail; analytic is numerical transposed | a transposed `dW` | 1.3 |
 # | `ValueError: grads['b1'] is (64,) …` | a lost `keepdims`, wrong axis, a transpose | 1.3, 1.4 |
@@ -1120,9 +1287,10 @@ if __name__ == "__main__":
 # | the loss falls by almost nothing, the gradient stays large | a learning rate too small | 2.2 |
 # | with Adam, the loss jumps up in the first steps | no bias correction | 2.3 |
 # | `optimizer.t` is not the step count | Adam's $t$ per tensor | 2.4 |
-# | the check passes, the loss is stuck, hidden units are copies | a symmetric (zero) start | 3.1 |
-# | activations shrink layer by layer, the loss sits at $\log C$ | weights too small | 3.2 |
-# | activations grow layer by layer, units die at once | weights too large | 3.2 |
+# | units never active on any point; their weights never change | dead units, the start | 3.1 |
+# | the check passes, the loss is stuck, hidden units are copies | a symmetric (zero) start | 3.2 |
+# | activations shrink layer by layer, the loss sits at $\log C$ | weights too small | 3.3 |
+# | activations grow layer by layer, units die at once | weights too large | 3.3 |
 # | the loss is NaN or infinite at step 0 | the loss's numerics, the data, the init | 4 |
 # | the check fails almost everywhere, by amounts that change with $h$ | float32 differences | 5.1 |
 # | first-layer entries "on kink", where $Z = 0$ | zero inputs and zero biases | 5.2 |

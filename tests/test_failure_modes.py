@@ -160,7 +160,69 @@ def test_adam_bugs_do_not_show_as_a_broken_loss_curve():
         assert 0.8 * runs["Adam"][-1] < runs[label][-1] < runs["Adam"][-1]
 
 
-# --- 3. initialisation ---------------------------------------------------------------------------
+def test_the_top_curvature_is_the_second_difference_of_the_loss_along_its_direction():
+    params, X, y = fm.sine_bench()
+    eigenvalues, eigenvectors = np.linalg.eigh(fm.hessian(params, X, y, sm.mse_loss))
+    v, lambda_max = eigenvectors[:, -1], eigenvalues[-1]
+    # An oracle that uses the loss alone, no gradient: (L(θ + εv) - 2 L(θ) + L(θ - εv)) / ε².
+    names, eps = list(params), 1e-3
+    ends = np.cumsum([params[k].size for k in names])[:-1]
+
+    def loss_at(step):
+        parts = np.split(step * v, ends)
+        moved = {
+            k: params[k] + d.reshape(params[k].shape) for k, d in zip(names, parts, strict=True)
+        }
+        return sm.mse_loss(sm.mlp_forward(moved, X)[0], y)[0]
+
+    second = (loss_at(eps) - 2 * loss_at(0.0) + loss_at(-eps)) / eps**2
+    assert second == pytest.approx(lambda_max, rel=1e-4)
+    assert 2 / lambda_max < 0.01 < 2.5 / lambda_max  # the article's rate is just past the limit
+    assert abs(1 - 0.05 * lambda_max) > 9  # at lr = 0.05 the loss grows tens of times a step
+
+
+# --- 3. dead units and initialisation ------------------------------------------------------------
+
+
+def test_a_dead_unit_stays_dead():
+    _, X, y = fm.sine_bench()
+    params = sm.init_mlp([1, 64, 1], np.random.default_rng(1), hidden_bias=-2.0)
+    dead = ~((X @ params["W1"] + params["b1"]) > 0).any(axis=0)
+    assert dead.sum() > 10
+    assert fm.dead_fraction(params, X) == dead.mean()
+    W1_dead, b1_dead = params["W1"][:, dead].copy(), params["b1"][:, dead].copy()
+    sm.train(params, X, y, sm.mse_loss, sm.SGD(0.01), steps=500)
+    np.testing.assert_array_equal(params["W1"][:, dead], W1_dead)
+    np.testing.assert_array_equal(params["b1"][:, dead], b1_dead)
+    assert fm.dead_fraction(params, X) == dead.mean()
+    # A unit whose pre-activation is exactly 0 everywhere is inactive too: it passes no gradient.
+    params["W1"][:, ~dead] = 0.0
+    params["b1"][:, ~dead] = 0.0
+    assert fm.dead_fraction(params, X) == 1.0
+
+
+@pytest.mark.parametrize("label", ["negative bias", "tiny weights, negative bias"])
+def test_a_biased_start_kills_exactly_the_units_whose_kink_lies_beyond_the_data(label):
+    # On x in [-pi, pi], a unit with bias b < 0 is active somewhere iff |w| pi > -b.
+    _, X, _ = fm.sine_bench()
+    params = sm.init_mlp([1, 64, 1], np.random.default_rng(1), **fm.DEAD_STARTS[label])
+    b = fm.DEAD_STARTS[label]["hidden_bias"]
+    assert fm.dead_fraction(params, X) == np.mean(np.abs(params["W1"]) * np.pi <= -b)
+
+
+def test_he_loses_no_unit_a_negative_bias_keeps_its_dead_and_tiny_weights_lose_more():
+    runs = {label: fm.dead_before_and_after(options, steps=500) for label, options in
+            fm.DEAD_STARTS.items()}  # fmt: skip
+    assert runs["He"][:2] == (0.0, 0.0)
+    before, after, _ = runs["negative bias"]
+    assert before == after > 0.3
+    before, after, _ = runs["tiny weights, negative bias"]
+    assert after > before > 0.2
+    # The article's loop is SGD at lr = 0.01 on all rows: train with SGD gives the same numbers.
+    _, X, y = fm.sine_bench()
+    params = sm.init_mlp([1, 64, 1], np.random.default_rng(1), **fm.DEAD_STARTS["negative bias"])
+    losses = sm.train(params, X, y, sm.mse_loss, sm.SGD(0.01), steps=500)
+    assert losses[-1] == runs["negative bias"][2]
 
 
 def test_all_zero_start_learns_only_the_output_bias():

@@ -152,23 +152,6 @@ def test_init_mlp_is_he_initialisation_and_its_options_touch_what_they_say():
     np.testing.assert_allclose(bad["W2"], he["W2"] * 0.1 / np.sqrt(2 / 5), rtol=1e-12)
 
 
-def test_a_dead_unit_stays_dead(article_problem):
-    X, y, _ = article_problem
-    params = sm.init_mlp([1, 64, 1], np.random.default_rng(1), hidden_bias=-2.0)
-    dead = ~((X @ params["W1"] + params["b1"]) > 0).any(axis=0)
-    assert dead.sum() > 10
-    assert sm.dead_fraction(params, X) == dead.mean()
-    W1_dead, b1_dead = params["W1"][:, dead].copy(), params["b1"][:, dead].copy()
-    sm.train(params, X, y, sm.mse_loss, sm.SGD(0.01), steps=500)
-    np.testing.assert_array_equal(params["W1"][:, dead], W1_dead)
-    np.testing.assert_array_equal(params["b1"][:, dead], b1_dead)
-    assert sm.dead_fraction(params, X) == dead.mean()
-    # A unit whose pre-activation is exactly 0 everywhere is inactive too: it passes no gradient.
-    params["W1"][:, ~dead] = 0.0
-    params["b1"][:, ~dead] = 0.0
-    assert sm.dead_fraction(params, X) == 1.0
-
-
 class InterruptedSGD(sm.SGD):
     """SGD whose step ``at`` receives Ctrl-C after updating half of the tensors."""
 

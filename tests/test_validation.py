@@ -328,7 +328,7 @@ def test_init_mlp_refuses_bad_arguments(args, options, match):
         sm.init_mlp(sizes, rng, **options)
 
 
-# ---- grad_check, numerical_gradient, predict, dead_fraction, split ----------------------------
+# ---- grad_check, numerical_gradient, predict, split ------------------------------------------
 
 
 def test_grad_check_refuses_a_network_too_large_quickly_naming_the_cost():
@@ -375,13 +375,12 @@ def test_numerical_gradient_refuses_what_it_cannot_nudge(x, match):
         sm.numerical_gradient(lambda v: 0.0, x)
 
 
-@pytest.mark.parametrize("function", [sm.predict, sm.dead_fraction])
-def test_predict_and_dead_fraction_refuse_nan_and_lists(problem, function):
+def test_predict_refuses_nan_and_lists(problem):
     params, X, _, _ = problem
     with pytest.raises(ValueError, match="X contains NaN"):
-        function(params, with_entry(X, (2, 0), np.nan))
+        sm.predict(params, with_entry(X, (2, 0), np.nan))
     with pytest.raises(ValueError, match="X must be a NumPy array"):
-        function(params, X.tolist())
+        sm.predict(params, X.tolist())
 
 
 @pytest.mark.parametrize(
