@@ -144,7 +144,7 @@ if __name__ == "__main__":
 # | `ReluBackward0` | `torch.relu(Z)` | $G \odot \mathbb 1[A > 0]$ | `relu_backward` |
 # | `AccumulateGrad` | a leaf | adds the gradient into `param.grad` | the `grads` dict |
 #
-# The bias row is the broadcasting rule of section 2.2 of the training loop: $b$ was stretched
+# The bias row is the broadcasting rule of section 2.4 of the training loop: $b$ was stretched
 # from $(1, d)$ to $(N, d)$ in the forward pass, so autograd sums its gradient back over the
 # batch, exactly `db = d_Z.sum(axis=0, keepdims=True)`.
 #
@@ -253,12 +253,12 @@ if __name__ == "__main__":
 # nearly zero is not a meaningful ratio.
 #
 # How close should two correct float64 implementations be? Not bit for bit: PyTorch's matrix
-# products come from a different BLAS (Intel's MKL) than NumPy's (OpenBLAS), which adds up the
-# same products in a different order, and floating-point addition is not associative. Each
-# rounding is relative $2^{-53} \approx 1.1 \times 10^{-16}$, and a sum of $K$ terms can
-# accumulate a few times $K$ of them; for the sizes here that is below $10^{-13}$. A wrong
-# formula, a missing $1/N$ or a transposed product, is off by $10^{-1}$ or more. The tests ask
-# for $10^{-12}$ in float64.
+# products come from a different BLAS, the library of matrix routines that does the arithmetic
+# (Intel's MKL, where NumPy uses OpenBLAS), which adds up the same products in a different order,
+# and floating-point addition is not associative. Each rounding is relative
+# $2^{-53} \approx 1.1 \times 10^{-16}$, and a sum of $K$ terms can accumulate a few times $K$ of
+# them; for the sizes here that is below $10^{-13}$. A wrong formula, a missing $1/N$ or a
+# transposed product, is off by $10^{-1}$ or more. The tests ask for $10^{-12}$ in float64.
 
 # %%
 FLOAT64_TOLERANCE = 1e-12
