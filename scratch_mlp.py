@@ -1,23 +1,20 @@
 # %% [markdown]
 # # The training loop from scratch
 #
-# In this lesson you train a neural network with nothing but NumPy, writing every derivative
-# yourself. It follows the article *The Training Loop From Scratch: Forward, Backward, Gradient
-# Descent in NumPy*: a network with one hidden layer learns a noisy sine curve.
+# Train a neural network with nothing but NumPy, writing every derivative yourself, following the
+# article *The Training Loop From Scratch: Forward, Backward, Gradient Descent in NumPy*.
 #
-# **You need** derivatives and the chain rule, matrix products, and NumPy arrays.
-# **You will be able to** derive a network's backward pass by hand, check it against numbers,
-# write the training loop, and train with Adam and with softmax cross-entropy: what PyTorch's
-# `loss.backward()` and `optimizer.step()` do for you. **It takes** about 30 minutes.
-#
-# Every network trains by repeating four steps:
+# **You need** derivatives and the chain rule, matrix products, NumPy. **You will** derive a
+# network's backward pass by hand, check it with numbers, write the training loop, and train with
+# Adam and softmax cross-entropy: what PyTorch's `loss.backward()` and `optimizer.step()` do for
+# you. **About 30 minutes.** Every network trains by repeating four steps:
 #
 # 1. **forward**: compute the output from the input and the parameters;
 # 2. **loss**: one number saying how wrong that output is;
 # 3. **backward**: the gradient of the loss with respect to every parameter;
 # 4. **update**: move every parameter a little against its gradient.
 #
-# **Notation.** The math uses the code's names, so each equation can be matched to its line.
+# **Notation.** The math uses the code's names:
 #
 # | symbol | code | meaning |
 # |---|---|---|
@@ -25,15 +22,13 @@
 # | $X$, $y$ | `X`, `y` | inputs $(N, D)$, one example per row, and targets |
 # | $W_l$, $b_l$ | `W1`, `b1` | layer $l$'s weights and bias: $W_1$ is $(D, H)$, $b_1$ is $(1, H)$ |
 # | $Z_l$, $A_l$ | `Z1`, `A1` | a layer's pre-activation and activation |
-# | $L$ | `loss` | the loss, a number |
 # | $\partial L / \partial W_1$ | `dW1` | a parameter's gradient, shaped like $W_1$ |
 # | $\partial L / \partial Z_1$ | `d_Z1` | the gradient with respect to an intermediate array |
 # | $\eta$ | `lr` | the learning rate: how far each update moves |
-# | $\mathbb 1[\cdot]$ | `(Z1 > 0)` | 1 where the condition holds, 0 elsewhere |
-# | $\odot$ | `*` | the entry-by-entry product of two arrays of one shape |
+# | $\mathbb 1[\cdot]$, $\odot$ | `(Z1 > 0)`, `*` | 1 where true, else 0; entry-by-entry product |
 
 # %% tags=["fold"]
-# Imports and plumbing: input checks and figure saving (nothing here is about training)
+# Imports and plumbing: input checks, data and figure helpers (nothing here is about training)
 from __future__ import annotations
 
 import contextlib
@@ -93,7 +88,7 @@ def new_figure(**figure_kwargs):
 def save_figure(fig, name: str, alt: str) -> str | None:
     """Tutorial helper: write ``fig`` to ``figures/<name>`` and print the path.
 
-    In a notebook (the rendered page) it also shows that very PNG, with ``alt`` as its text
+    In a notebook (the rendered page) it shows that very PNG instead, with ``alt`` as its text
     for readers who cannot see it. Where ``figures/`` cannot be written (a read-only folder) it
     says so once and carries on: the figures are extras, the computation is the lesson.
     """
@@ -104,8 +99,9 @@ def save_figure(fig, name: str, alt: str) -> str | None:
     except OSError as error:
         _say_once(f"cannot write {FIGURES_DIR}/ ({error.strerror}): figures are skipped.")
         return None
-    print(f"figure written: {path}")
-    if "ipykernel" in sys.modules:
+    if "ipykernel" not in sys.modules:
+        print(f"figure written: {path}")
+    else:
         import base64
         import html
 
@@ -253,7 +249,7 @@ def _check_grads(params, grads) -> None:
             )
 
 
-def _check_step(optimizer, params, grads) -> None:
+def _check_step(optimizer, params, grads, keeps_state: bool = True) -> None:
     """Check every parameter and gradient before an optimizer changes any of them.
 
     An optimizer with state (momentum, Adam's moments) also remembers which arrays that state
@@ -272,12 +268,18 @@ def _check_step(optimizer, params, grads) -> None:
             f"this {type(optimizer).__name__} holds state for other parameter arrays; "
             f"create a new {type(optimizer).__name__} for a new network or a copy of one"
         )
+    if held is None and keeps_state:
+        optimizer._held = dict(params)
 
 
 def _check_numerical(x, h) -> float:
     h = _number("h", h)
     if not (_array("x", x).dtype.kind == "f" and x.flags.writeable):
         raise ValueError(f"x must be a writeable floating-point array, got {x.dtype}")
+    stuck = x + h == x - h  # entries too large for h to move them
+    if stuck.any():
+        idx = [int(i) for i in np.argwhere(stuck)[0]]
+        raise ValueError(f"h = {h} is too small to move x{idx} = {x[tuple(idx)]}")
     return h
 
 
@@ -340,6 +342,42 @@ def _hold_ctrl_c():
         signal.signal(signal.SIGINT, previous)
 
 
+def draw_graph(ax, nodes, edges, fontsize=9):
+    """Draw ``nodes`` ({name: (x, y, parameter?)}) and ``edges`` ([(a, b, value, gradient)]):
+    an arrow from ``a`` to ``b`` with ``value`` in black above it and ``gradient`` in red below
+    (beside it, on a slanted arrow)."""
+    for name, (x, y, parameter) in nodes.items():
+        box = {"boxstyle": "round", "fc": "#dbe4f3" if parameter else "#eeeeee"}
+        ax.text(x, y, name, ha="center", va="center", fontsize=fontsize + 2, bbox=box)
+    for a, b, value, gradient in edges:
+        (x0, y0, _), (x1, y1, _) = nodes[a], nodes[b]
+        ax.annotate("", (x1, y1), (x0, y0), arrowprops={
+            "arrowstyle": "->", "color": "black", "shrinkA": 8 + 3.5 * len(a),
+            "shrinkB": 8 + 3.5 * len(b)})  # fmt: skip
+        xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+        if y0 == y1:
+            ax.text(xm, ym + 0.12, value, ha="center", va="bottom", fontsize=fontsize)
+            ax.text(xm, ym - 0.12, gradient, ha="center", va="top", fontsize=fontsize, color="C3")
+        else:  # a slanted arrow: each label in a corner the arrow does not cross
+            up = 1 if y1 > y0 else -1
+            ax.text(xm - 0.1 * up, ym + 0.05, value, ha="right" if up > 0 else "left",
+                    va="bottom", fontsize=fontsize)  # fmt: skip
+            ax.text(xm + 0.1 * up, ym - 0.05, gradient, ha="left" if up > 0 else "right",
+                    va="top", fontsize=fontsize, color="C3")  # fmt: skip
+    ax.axis("off")
+
+
+def softmax(logits):
+    """Row-wise softmax of (N, C) logits, with the row max subtracted so nothing overflows.
+
+    >>> softmax(np.array([[1000.0, 1000.0]]))
+    array([[0.5, 0.5]])
+    """
+    with np.errstate(under="ignore"):  # a far smaller logit's probability is 0: harmless
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))  # (N, C), row max 1
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
 def make_sine_data(rng, n: int = 200, noise: float = 0.1):
     """Tutorial helper: the article's data, ``n`` points of ``sin(x)`` on ``[-pi, pi]`` plus
     Gaussian noise. With ``np.random.RandomState(0)`` the noise is the article's
@@ -379,26 +417,21 @@ def split(X, labels, rng, test_fraction: float = 0.25):
 # %% [markdown]
 # ## 1. The article's loop
 #
-# The data: 200 points $x$ evenly spaced on $[-\pi, \pi]$, with targets $y = \sin(x)$ plus
-# noise drawn from $\mathcal N(0, 0.1^2)$. The network: one input, $H = 64$ hidden units, one
-# output:
+# 200 points $x$ evenly spaced on $[-\pi, \pi]$, targets $y = \sin(x)$ plus noise from
+# $\mathcal N(0, 0.1^2)$, and a network with one input, 64 hidden units and one output:
 #
 # $$Z_1 = X W_1 + b_1, \qquad A_1 = \operatorname{ReLU}(Z_1) = \max(0, Z_1), \qquad
 #   \mathrm{out} = A_1 W_2 + b_2 .$$
 #
-# **ReLU** (rectified linear unit) keeps positive numbers and replaces negative ones by 0. The
-# loss is the **mean squared error**, $L = \frac{1}{N} \sum_{i} (\mathrm{out}_i - y_i)^2$, and
-# the update is **gradient descent**: $\theta \leftarrow \theta - \eta\, \partial L / \partial
-# \theta$ for every parameter $\theta$, with $\eta = 0.01$.
-#
-# Here is the article's loop, line for line. Read it once now; section 2 derives each backward
-# line, and by the end of section 4 you will have written every piece of it as a function.
+# **ReLU** (rectified linear unit) replaces negative numbers by 0. The loss is the **mean squared
+# error** $L = \frac{1}{N} \sum_{i} (\mathrm{out}_i - y_i)^2$; the update, **gradient descent**,
+# is $\theta \leftarrow \theta - \eta\, \partial L / \partial \theta$ for every parameter
+# $\theta$. The article's loop, line for line (section 2 derives each backward line):
 
 
 # %%
 def article_loop(params, X, y, lr: float = 0.01, steps: int = 2001, log_every: int = 500):
-    """The article's training loop; updates ``params`` (W1, b1, W2, b2) in place and returns
-    the loss of every step, taken before that step's update."""
+    """The article's loop: trains ``params`` (W1, b1, W2, b2) in place, returns every loss."""
     W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
     losses = []
     for step in range(steps):
@@ -428,11 +461,9 @@ def article_loop(params, X, y, lr: float = 0.01, steps: int = 2001, log_every: i
 
 
 # %% [markdown]
-# The article seeds NumPy's global generator with `np.random.seed(0)`; `np.random.RandomState(0)`
-# is that same generator as an object of its own, so we get the article's numbers without
-# touching NumPy's global state. Each weight is drawn from
-# $\mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, where $\mathrm{fan}_\mathrm{in}$ is the number of
-# inputs of its layer (section 4 says why).
+# `RandomState(0)` is the generator behind the article's `np.random.seed(0)`, without NumPy's
+# global state. Weights are drawn from $\mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, with
+# $\mathrm{fan}_\mathrm{in}$ the layer's number of inputs (section 4 says why).
 
 # %%
 if __name__ == "__main__":
@@ -486,29 +517,23 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# The loss falls from 1.59 to 0.042, four times the noise's variance of 0.01. The fit is made of
-# straight pieces: each hidden unit adds one bend where its $Z_1$ crosses 0.
+# The loss falls from 1.59 to 0.042, four times the noise's variance (0.01); the fit bends where a
+# hidden unit's $Z_1$ crosses 0. Oddly, it halves at step 1, then *climbs* for nineteen steps:
+# $\eta$ is a little too large for the loss's steepest direction, so the first steps overshoot
+# ([The step size and curvature](../step_size/) shows why, and why training recovers).
 #
-# One thing is odd: the loss halves at the first step, then *climbs* for nineteen steps before it
-# comes down. The learning rate is a little too large for the steepest direction of this loss,
-# so the first steps overshoot; the page [The step size and curvature](../step_size/) measures
-# why, and why training recovers. First, where the gradients come from.
-
-# %% [markdown]
 # ## 2. Backpropagation by hand
 #
-# The backward step computes $\partial L / \partial \theta$ for every parameter: nudge $\theta$
-# by a small $\delta$ and the loss moves by about $\frac{\partial L}{\partial \theta}\,\delta$.
-# The **chain rule** gets them all in one sweep from the loss back to the input: if $L$ depends
-# on $s$ only through $p$, then $\frac{\partial L}{\partial s} = \frac{\partial L}{\partial p}
-# \cdot \frac{\partial p}{\partial s}$. Going backwards, each operation takes the gradient that
-# arrives at its output and multiplies it by its own **local derivative**. This sweep is
+# Nudge a parameter $\theta$ by a small $\delta$ and $L$ moves by about
+# $\frac{\partial L}{\partial \theta}\,\delta$. The **chain rule** gives every such gradient:
+# if $L$ depends on $s$ only through $p$, then $\frac{\partial L}{\partial s} = \frac{\partial
+# L}{\partial p} \frac{\partial p}{\partial s}$. So, going back from the loss, each operation
+# multiplies the gradient arriving at its output by its own **local derivative**: that sweep is
 # **backpropagation**.
 #
 # ### 2.1 One neuron, with numbers
 #
-# Take one input $x$, one weight $w$, one bias $b$ and one target $y$, and write the neuron as a
-# chain of single operations:
+# One input $x$, weight $w$, bias $b$ and target $y$, one operation at a time:
 #
 # $$u = w x, \qquad s = u + b, \qquad p = \max(0, s), \qquad L = (p - y)^2 .$$
 
@@ -520,44 +545,12 @@ if __name__ == "__main__":
     s = u + b
     p = max(0.0, s)
     L = (p - y) ** 2
-    # Backward: the gradient arriving at each node times the node's local derivative
-    d_p = 2 * (p - y)  # dL/dp for L = (p - y)^2
-    d_s = d_p * (s > 0)  # max: dp/ds is 1 where s > 0, else 0
-    d_u, db = d_s * 1, d_s * 1  # add: ds/du = ds/db = 1
-    dw, d_x = d_u * x, d_u * w  # multiply: du/dw = x, du/dx = w
-    print(f"forward:  u = {u}, s = {s}, p = {p}, L = {L}")
-    print(f"backward: d_p = {d_p}, d_s = {d_s}, d_u = {d_u}, db = {db}, dw = {dw}, d_x = {d_x}")
-
-# %% [markdown]
-# The same computation as a graph, drawn from the numbers above: each value in black above the
-# edge that carries it forward, each gradient in red below it.
-
-
-# %% tags=["fold"]
-# Tutorial helper: draw_graph, a computational graph with values above and gradients below
-def draw_graph(ax, nodes, edges, fontsize=9):
-    """Draw ``nodes`` ({name: (x, y, parameter?)}) and ``edges`` ([(a, b, value, gradient)]):
-    an arrow from ``a`` to ``b`` with ``value`` in black above it and ``gradient`` in red below
-    (beside it, on a slanted arrow)."""
-    for name, (x, y, parameter) in nodes.items():
-        box = {"boxstyle": "round", "fc": "#dbe4f3" if parameter else "#eeeeee"}
-        ax.text(x, y, name, ha="center", va="center", fontsize=fontsize + 2, bbox=box)
-    for a, b, value, gradient in edges:
-        (x0, y0, _), (x1, y1, _) = nodes[a], nodes[b]
-        ax.annotate("", (x1, y1), (x0, y0), arrowprops={
-            "arrowstyle": "->", "color": "black", "shrinkA": 8 + 3.5 * len(a),
-            "shrinkB": 8 + 3.5 * len(b)})  # fmt: skip
-        xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
-        if y0 == y1:
-            ax.text(xm, ym + 0.12, value, ha="center", va="bottom", fontsize=fontsize)
-            ax.text(xm, ym - 0.12, gradient, ha="center", va="top", fontsize=fontsize, color="C3")
-        else:  # a slanted arrow: each label in a corner the arrow does not cross
-            up = 1 if y1 > y0 else -1
-            ax.text(xm - 0.1 * up, ym + 0.05, value, ha="right" if up > 0 else "left",
-                    va="bottom", fontsize=fontsize)  # fmt: skip
-            ax.text(xm + 0.1 * up, ym - 0.05, gradient, ha="left" if up > 0 else "right",
-                    va="top", fontsize=fontsize, color="C3")  # fmt: skip
-    ax.axis("off")
+    # Backward: the arriving gradient times the local derivative
+    d_p = 2 * (p - y)  # dL/dp
+    d_s = d_p * (s > 0)  # dp/ds = 1 where s > 0, else 0
+    d_u, db = d_s * 1, d_s * 1  # ds/du = ds/db = 1
+    dw, d_x = d_u * x, d_u * w  # du/dw = x, du/dx = w
+    print(f"L = {L}; dw = {dw}, db = {db}")
 
 
 # %% tags=["fold"]
@@ -597,45 +590,38 @@ if __name__ == "__main__":
 # %% [markdown]
 # Three patterns cover every backward line of this lesson:
 #
-# - **Add distributes.** $s = u + b$ has local derivative 1 for each input, so both receive the
-#   arriving gradient unchanged: $\mathtt{d\_u} = \mathtt{db} = \mathtt{d\_s} = 2$. In the
-#   network this is the **bias**.
-# - **Multiply swaps.** $u = w x$: the gradient of $w$ is the *other* input times the arriving
-#   gradient, $\mathtt{dw} = x \cdot \mathtt{d\_u} = 3$, and $\mathtt{d\_x} = w \cdot
-#   \mathtt{d\_u} = 4$. In the network this is the **matrix product** $X W$.
-# - **Max routes.** $p = \max(0, s)$ passes the gradient through where $s > 0$ and blocks it where
-#   $s < 0$. In the network this is the **ReLU**. At exactly $s = 0$ there is a **kink**, where
-#   the derivative does not exist; we use 0 there, as PyTorch does. With real-valued data a
-#   pre-activation lands exactly on 0 almost never, so the choice does not change training, but
-#   it matters for checking gradients (section 3).
+# - **Add distributes**: $s = u + b$ passes the arriving gradient unchanged to each input
+#   ($\mathtt{d\_u} = \mathtt{db} = 2$). In the network: the **bias**.
+# - **Multiply swaps**: $u = w x$ gives each input the *other* input times the arriving gradient
+#   ($\mathtt{dw} = 1.5 \cdot 2$, $\mathtt{d\_x} = 2 \cdot 2$). In the network: the **matrix
+#   product**.
+# - **Max routes**: $\max(0, s)$ passes the gradient where $s > 0$, blocks it where $s < 0$. In
+#   the network: the **ReLU**. At $s = 0$ is a **kink** with no derivative; we use 0 there, as
+#   PyTorch does. Real data almost never lands exactly on it, but gradient checks must (section 3).
 #
-# One more rule: where a value feeds several paths, its gradient is the **sum** over the paths.
+# Where a value feeds several paths, its gradient is the **sum** over the paths.
 #
 # ### 2.2 A worked example
 #
-# Now two examples ($N = 2$), one input, two hidden units, one output: the article's network in
-# miniature.
+# Two examples ($N = 2$), one input, two hidden units, one output:
 #
 # $$X = \begin{pmatrix} 1 \\ -2 \end{pmatrix},\quad y = \begin{pmatrix} 1 \\ 0 \end{pmatrix},\quad
 #   W_1 = \begin{pmatrix} 1 & -1 \end{pmatrix},\quad b_1 = \begin{pmatrix} 0.5 & 0.5 \end{pmatrix},
 #   \quad W_2 = \begin{pmatrix} 1 \\ 0.5 \end{pmatrix},\quad b_2 = 0 .$$
 #
 # **Try it first.** The forward pass gives $Z_1 = \begin{pmatrix} 1.5 & -0.5 \\ -1.5 & 2.5
-# \end{pmatrix}$ and $\mathrm{out} = \begin{pmatrix} 1.5 \\ 1.25 \end{pmatrix}$. With a pencil
-# and the three patterns, work out $\mathtt{d\_out} = \partial L / \partial\,\mathrm{out}$ for
-# $L = \frac{1}{2}\sum_i (\mathrm{out}_i - y_i)^2$, then $\mathtt{d\_A1}$, $\mathtt{d\_Z1}$ and
-# $\mathtt{dW1}$. Then open the answer, and compare with what the cell after it prints.
+# \end{pmatrix}$ and $\mathrm{out} = \begin{pmatrix} 1.5 \\ 1.25 \end{pmatrix}$; $L$ is the mean
+# of $(\mathrm{out} - y)^2$. With a pencil and the three patterns, work out $\mathtt{d\_out}$,
+# $\mathtt{d\_A1}$, $\mathtt{d\_Z1}$ and $\mathtt{dW1}$, then open the answer.
 
 # %% [markdown] tags=["deeper"]
-# **The answer, worked by hand.** The loss is a mean over $N = 2$, so
-# $\mathtt{d\_out} = \tfrac{2}{2}(\mathrm{out} - y) = \begin{pmatrix} 0.5 \\ 1.25 \end{pmatrix}$.
-# Multiply swaps: $\mathtt{d\_A1}[i, j] = \mathtt{d\_out}[i]\, W_2[j]$, so
-# $\mathtt{d\_A1} = \begin{pmatrix} 0.5 & 0.25 \\ 1.25 & 0.625 \end{pmatrix}$. Max routes: the
-# gradient stops where $Z_1 < 0$, at entries $[0, 1]$ and $[1, 0]$, so
-# $\mathtt{d\_Z1} = \begin{pmatrix} 0.5 & 0 \\ 0 & 0.625 \end{pmatrix}$. Multiply swaps again,
-# and the paths through the two examples sum: $\mathtt{dW1}[0, j] = \sum_i X[i]\,
-# \mathtt{d\_Z1}[i, j]$, so $\mathtt{dW1} = (1 \cdot 0.5 + (-2) \cdot 0,\; 1 \cdot 0 + (-2) \cdot
-# 0.625) = (0.5, -1.25)$.
+# **The answer, worked by hand.** $\mathtt{d\_out} = \tfrac{2}{2}(\mathrm{out} - y) =
+# \begin{pmatrix} 0.5 \\ 1.25 \end{pmatrix}$. Multiply swaps: $\mathtt{d\_A1}[i, j] =
+# \mathtt{d\_out}[i]\, W_2[j]$, so $\mathtt{d\_A1} = \begin{pmatrix} 0.5 & 0.25 \\ 1.25 & 0.625
+# \end{pmatrix}$. Max routes: the gradient stops where $Z_1 < 0$, at $[0, 1]$ and $[1, 0]$, so
+# $\mathtt{d\_Z1} = \begin{pmatrix} 0.5 & 0 \\ 0 & 0.625 \end{pmatrix}$. Multiply swaps, and the
+# two examples' paths sum: $\mathtt{dW1}[0, j] = \sum_i X[i]\, \mathtt{d\_Z1}[i, j]$, so
+# $\mathtt{dW1} = (1 \cdot 0.5 + (-2) \cdot 0,\; 1 \cdot 0 + (-2) \cdot 0.625) = (0.5, -1.25)$.
 
 # %%
 if __name__ == "__main__":
@@ -651,35 +637,22 @@ if __name__ == "__main__":
     loss = np.mean((out - y) ** 2)
 
     d_out = 2 * (out - y) / N  # (2, 1)   dL/d out
-    dW2 = A1.T @ d_out  # (2, 1)   multiply swaps: A1 times d_out, summed over examples
-    db2 = d_out.sum(axis=0, keepdims=True)  # (1, 1)   add distributes, summed over examples
-    d_A1 = d_out @ W2.T  # (2, 2)   multiply swaps: W2 times d_out
-    d_Z1 = d_A1 * (Z1 > 0)  # (2, 2)   max routes: only where Z1 > 0
+    dW2 = A1.T @ d_out  # (2, 1)   multiply swaps
+    db2 = d_out.sum(axis=0, keepdims=True)  # (1, 1)   add distributes
+    d_A1 = d_out @ W2.T  # (2, 2)   multiply swaps
+    d_Z1 = d_A1 * (Z1 > 0)  # (2, 2)   max routes
     dW1 = X.T @ d_Z1  # (1, 2)
     db1 = d_Z1.sum(axis=0, keepdims=True)  # (1, 2)
-
-    for name, value in [("loss", loss), ("d_out", d_out), ("dW2", dW2), ("db2", db2),
-                        ("d_A1", d_A1), ("d_Z1", d_Z1), ("dW1", dW1), ("db1", db1)]:  # fmt: skip
+    results = dict(loss=loss, d_out=d_out, dW2=dW2, db2=db2, d_A1=d_A1, d_Z1=d_Z1, dW1=dW1, db1=db1)
+    for name, value in results.items():
         print(f"{name:5s} = {np.asarray(value).tolist()}")
 
 # %% [markdown]
-# Follow one entry through (indices count from 0). $W_1[0, 1] = -1$ feeds hidden unit 1 on both
-# examples, through $Z_1[0, 1]$ and $Z_1[1, 1]$, so its gradient sums over both paths:
-#
-# $$\frac{\partial L}{\partial W_1[0,1]}
-#   = \sum_{i=0}^{1} \mathtt{d\_Z1}[i,1]\; X[i,0]
-#   = 0 \cdot 1 + 0.625 \cdot (-2) = -1.25 .$$
-#
-# On example 0 the unit is off ($Z_1[0,1] = -0.5$), so that path carries nothing; on example 1 it
-# carries $\mathtt{d\_out}[1] \cdot W_2[1] \cdot 1 = 1.25 \cdot 0.5 = 0.625$. The sum over
-# examples is exactly the matrix product $X^\top \mathtt{d\_Z1}$, for every entry at once.
-#
-# The transposes follow one rule. A weight's gradient sums over the examples, so the layer
-# input's transpose goes on the left: `dW2 = A1.T @ d_out`. An input's gradient sums over the
-# units it feeds, so the weight's transpose goes on the right: `d_A1 = d_out @ W2.T`. And each
-# gradient has the shape of the array it belongs to, a check on every line.
-#
-# The whole example as a graph, drawn from the arrays above (each matrix row on its own line):
+# $W_1[0, 1]$ (indices from 0) feeds unit 1 on both examples, so its gradient sums two paths,
+# $\sum_i \mathtt{d\_Z1}[i,1]\, X[i,0] = 0 \cdot 1 + 0.625 \cdot (-2) = -1.25$: $X^\top
+# \mathtt{d\_Z1}$ is this sum for every entry. Hence the transposes: a weight's gradient sums
+# over examples, so the input's transpose goes left (`A1.T @ d_out`); an input's sums over the
+# units it feeds, so the weight's goes right (`d_out @ W2.T`). As a graph:
 
 # %% tags=["fold"]
 # Plotting: the worked example's graph, with its arrays
@@ -736,31 +709,22 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# Nothing in these lines depends on having two examples or two hidden units. The next sections
-# derive each rule for any shapes, as a forward function with its backward function right after
-# it, then chain them into a network of any depth.
+# Next, each rule for any shapes: a forward function, its backward function right after it.
 #
 # ### 2.3 The loss: mean squared error
 #
-# $L = \frac{1}{M} \sum_{i,k} (\mathrm{out}_{ik} - y_{ik})^2$ over all $M = N C$ entries (the
-# article has $C = 1$, so $M = N$). Each entry appears in one term, so
+# $L = \frac{1}{M} \sum_{i,k} (\mathrm{out}_{ik} - y_{ik})^2$ over all $M = N C$ entries. Each
+# entry appears in one term, so
 #
-# $$\frac{\partial L}{\partial\, \mathrm{out}_{ik}} = \frac{2}{M}\,(\mathrm{out}_{ik} - y_{ik}),
-#   \qquad \mathtt{d\_out} = \tfrac{2}{M}(\mathrm{out} - y) \quad (N, C).$$
+# $$\mathtt{d\_out} = \frac{\partial L}{\partial\, \mathrm{out}} = \tfrac{2}{M}(\mathrm{out} - y)
+#   \quad (N, C).$$
 #
-# The $1/M$ matters: without it the gradient grows with the batch, and so does the step.
+# Without the $1/M$ the gradient, and so the step, would grow with the batch.
 
 
 # %%
 def mse_loss(out, y):
-    """Mean squared error over all entries, and its gradient with respect to ``out``.
-
-    ``out`` and ``y``: (N, C), one dtype. Returns ``(loss, d_out)``.
-
-    >>> loss, d_out = mse_loss(np.array([[1.0], [3.0]]), np.array([[0.0], [0.0]]))
-    >>> float(loss), d_out.ravel().tolist()
-    (5.0, [1.0, 3.0])
-    """
+    """Mean squared error of ``out`` against ``y``, both (N, C): ``(loss, d_out)``."""
     _check_targets(out, y)
     diff = out - y  # (N, C)
     loss = np.mean(diff**2)
@@ -771,69 +735,48 @@ def mse_loss(out, y):
 # %% [markdown]
 # ### 2.4 A linear layer: $Z = X W + b$
 #
-# Here $X$ is the layer's input, $(N, p)$, $W$ is $(p, q)$ and $b$ is $(1, q)$. Entry by entry,
-# $Z_{ij} = \sum_k X_{ik} W_{kj} + b_j$. Given the arriving gradient
-# $G = \partial L / \partial Z$ (`d_Z`), of shape $(N, q)$, sum over every path:
+# Input $X$ is $(N, p)$, $W$ is $(p, q)$, $b$ is $(1, q)$: $Z_{ij} = \sum_k X_{ik} W_{kj} + b_j$.
+# With $G = \partial L / \partial Z$ (`d_Z`), $(N, q)$, sum over every path:
 #
-# - $W_{kj}$ multiplies $X_{ik}$ in $Z_{ij}$ for every example $i$ (multiply swaps, paths sum):
-#   $\frac{\partial L}{\partial W_{kj}} = \sum_i X_{ik}\, G_{ij}$, that is
-#   $\mathtt{dW} = X^\top G$, shape $(p, q)$.
-# - $b_j$ is added to $Z_{ij}$ for every example (add distributes, paths sum):
-#   $\frac{\partial L}{\partial b_j} = \sum_i G_{ij}$, the column sums of $G$, shape $(1, q)$.
-#   The bias was broadcast over the batch in the forward pass, so its gradient is summed over
-#   the batch in the backward pass.
-# - $X_{ik}$ multiplies $W_{kj}$ for every unit $j$:
-#   $\frac{\partial L}{\partial X_{ik}} = \sum_j G_{ij} W_{kj}$, that is
-#   $\mathtt{d\_X} = G\, W^\top$, shape $(N, p)$.
+# - $W_{kj}$ multiplies $X_{ik}$ for every example $i$: $\frac{\partial L}{\partial W_{kj}} =
+#   \sum_i X_{ik} G_{ij}$, so $\mathtt{dW} = X^\top G$, shape $(p, q)$.
+# - $b_j$ is added for every example: $\frac{\partial L}{\partial b_j} = \sum_i G_{ij}$, the column
+#   sums of $G$, $(1, q)$. Broadcast over the batch going forward, summed over it going back.
+# - $X_{ik}$ multiplies $W_{kj}$ for every unit $j$: $\frac{\partial L}{\partial X_{ik}} =
+#   \sum_j G_{ij} W_{kj}$, so $\mathtt{d\_X} = G W^\top$, shape $(N, p)$.
 
 
 # %%
 def linear_forward(X, W, b):
-    """``Z = X @ W + b``. ``X``: (N, p), ``W``: (p, q), ``b``: (1, q).
-
-    Returns ``Z`` of shape (N, q) and the cache ``(X, W)`` that the backward pass needs.
-    """
-    Z = np.dot(X, W) + b  # (N, q)   X W + b   (np.dot is X @ W: see the note after 2.6)
+    """``Z = X W + b`` for ``X`` (N, p), ``W`` (p, q), ``b`` (1, q): ``(Z, cache)``."""
+    Z = np.dot(X, W) + b  # (N, q)   np.dot(X, W) is X @ W (the note after 2.6 says why)
     return Z, (X, W)
 
 
 def linear_backward(d_Z, cache, need_d_X: bool = True):
-    """Gradients of a linear layer from the arriving gradient ``d_Z`` of shape (N, q).
-
-    Returns ``(d_X, dW, db)``, shaped like ``X``, ``W``, ``b``. The first layer passes
-    ``need_d_X=False`` (``d_X`` is then ``None``): nothing needs the gradient of the data.
-
-    >>> X, W, b = np.ones((4, 3)), np.ones((3, 2)), np.zeros((1, 2))
-    >>> Z, cache = linear_forward(X, W, b)
-    >>> d_X, dW, db = linear_backward(np.ones_like(Z), cache)
-    >>> d_X.shape, dW.shape, db.shape
-    ((4, 3), (3, 2), (1, 2))
-    """
+    """From ``d_Z`` (N, q): ``(d_X, dW, db)``, shaped like ``X``, ``W``, ``b``."""
     X, W = cache
-    dW = np.dot(X.T, d_Z)  # (p, q)   dL/dW = X^T G
-    db = d_Z.sum(axis=0, keepdims=True)  # (1, q)   dL/db = column sums of G
-    d_X = np.dot(d_Z, W.T) if need_d_X else None  # (N, p)   dL/dX = G W^T
+    dW = np.dot(X.T, d_Z)  # (p, q)   X^T G
+    db = d_Z.sum(axis=0, keepdims=True)  # (1, q)   column sums of G
+    d_X = np.dot(d_Z, W.T) if need_d_X else None  # (N, p)   G W^T; the data needs none
     return d_X, dW, db
 
 
 # %% [markdown]
 # ### 2.5 ReLU: $A = \max(0, Z)$
 #
-# ReLU acts entry by entry with local derivative 1 where $Z > 0$ and 0 where $Z < 0$ (0 at the
-# kink, as in 2.1). Max routes, so the chain rule is a mask:
-#
-# $$\mathtt{d\_Z} = \mathtt{d\_A} \odot \mathbb 1[Z > 0] .$$
+# Entry by entry, with local derivative 1 where $Z > 0$ and 0 elsewhere. Max routes, so the chain
+# rule is a mask: $\mathtt{d\_Z} = \mathtt{d\_A} \odot \mathbb 1[Z > 0]$.
 
 
 # %%
 def relu_forward(Z):
-    """``A = max(0, Z)`` entry by entry. Returns ``A`` (same shape as ``Z``) and the cache ``Z``."""
-    A = np.maximum(Z, 0)
-    return A, Z
+    """``A = max(0, Z)`` entry by entry: ``(A, cache)``."""
+    return np.maximum(Z, 0), Z
 
 
 def relu_backward(d_A, Z):
-    """``d_Z = d_A * [Z > 0]``: the arriving gradient where the unit was active, 0 elsewhere.
+    """``d_Z = d_A * [Z > 0]``: 0 where the unit was off, and at the kink.
 
     >>> relu_backward(np.array([[5.0, 5.0, 5.0]]), np.array([[-1.0, 0.0, 2.0]]))
     array([[0., 0., 5.]])
@@ -841,137 +784,91 @@ def relu_backward(d_A, Z):
     return d_A * (Z > 0)  # (N, H)
 
 
+RELU = (relu_forward, relu_backward)  # the default activation: a (forward, backward) pair
+
+
 # %% [markdown]
 # ### 2.6 The whole network
 #
-# The backward pass is the forward pass read in reverse, each line one of the rules above:
-#
-# | forward | backward, as code | shape |
-# |---|---|---|
-# | $L = \mathrm{mean}((\mathrm{out} - y)^2)$ | `d_out = 2 * (out - y) / M` | $(N, C)$ |
-# | $\mathrm{out} = A_1 W_2 + b_2$ | `dW2 = A1.T @ d_out` | $(H, C)$ |
-# | | `db2 = d_out.sum(axis=0, keepdims=True)` | $(1, C)$ |
-# | | `d_A1 = d_out @ W2.T` | $(N, H)$ |
-# | $A_1 = \operatorname{ReLU}(Z_1)$ | `d_Z1 = d_A1 * (Z1 > 0)` | $(N, H)$ |
-# | $Z_1 = X W_1 + b_1$ | `dW1 = X.T @ d_Z1` | $(D, H)$ |
-# | | `db1 = d_Z1.sum(axis=0, keepdims=True)` | $(1, H)$ |
-#
-# `mlp_forward` runs the layers $W_1, b_1, \ldots, W_K, b_K$ for any number $K$ of them,
-# `mlp_backward` walks them backwards, and `loss_and_grads` is forward, loss and backward in one
-# call. The `activation` argument takes any `(forward, backward)` pair shaped like ReLU's.
+# `mlp_forward` chains the layers $1, \ldots, K$, for any $K$; `mlp_backward` is the same chain
+# read in reverse, one rule a line, as in the worked example; `loss_and_grads` does forward, loss
+# and backward. `activation` takes any `(forward, backward)` pair shaped like ReLU's.
 
 
 # %%
-def mlp_forward(params, X, activation=(relu_forward, relu_backward)):
-    """Forward pass: ``activation`` after every hidden layer, a linear output layer.
-
-    ``X``: (N, D). ``activation``: a ``(forward, backward)`` pair like ReLU's. Returns ``out``
-    (N, C) and the cache for ``mlp_backward``.
-    """
+def mlp_forward(params, X, activation=RELU):
+    """``X`` (N, D) through ``params`` (W1, b1, ..., WK, bK): ``(out, cache)``, out (N, C)."""
     K = _check_params(params, X)
     act_forward, act_backward = activation
     cache = []
     A = X
     for l in range(1, K + 1):
         Z, linear_cache = linear_forward(A, params[f"W{l}"], params[f"b{l}"])
-        if l < K:
+        if l < K:  # a hidden layer
             A, act_cache = act_forward(Z)
             cache.append((linear_cache, act_backward, act_cache))
-        else:
+        else:  # the output layer is linear
             cache.append((linear_cache, None, None))
     return Z, cache
 
 
 def mlp_backward(params, cache, d_out):
-    """Backward pass: from ``d_out = dL/d out`` (shaped like ``out``) and the forward cache,
-    the gradient of every parameter, in a dict keyed like ``params``."""
+    """From ``d_out`` (shaped like out) and the cache: every gradient, keyed like ``params``."""
     grads = {}
     d_Z = d_out  # the output layer is linear: dL/dZ_K = dL/d out
     for l in range(len(cache), 0, -1):
         linear_cache, act_backward, act_cache = cache[l - 1]
         if act_backward is not None:
-            d_Z = act_backward(d_Z, act_cache)  # (N, h_l)   through this layer's activation
+            d_Z = act_backward(d_Z, act_cache)  # (N, h_l)   through the activation
         d_A, grads[f"W{l}"], grads[f"b{l}"] = linear_backward(d_Z, linear_cache, need_d_X=l > 1)
         d_Z = d_A  # this layer's input is the previous layer's output
-    return {name: grads[name] for name in params}  # in the order of params
+    return {name: grads[name] for name in params}
 
 
-def loss_and_grads(params, X, y, loss_fn, activation=(relu_forward, relu_backward)):
-    """One forward and backward pass: the loss and every parameter's gradient.
-
-    ``loss_fn(out, y) -> (loss, d_out)`` is ``mse_loss`` or ``softmax_cross_entropy``.
-    Returns ``(loss, grads)``, ``grads`` keyed like ``params``.
-
-    >>> params = init_mlp([1, 4, 1], np.random.default_rng(0))
-    >>> loss, grads = loss_and_grads(params, np.ones((3, 1)), np.zeros((3, 1)), mse_loss)
-    >>> sorted(grads) == sorted(params)
-    True
-    """
+def loss_and_grads(params, X, y, loss_fn, activation=RELU):
+    """Forward, loss and backward: ``(loss, grads)``. ``loss_fn(out, y) -> (loss, d_out)``."""
     out, cache = mlp_forward(params, X, activation)  # forward
-    loss, d_out = loss_fn(out, y)  # loss, and where the backward pass starts
+    loss, d_out = loss_fn(out, y)  # loss
     return loss, mlp_backward(params, cache, d_out)  # backward
 
 
-# %% [markdown]
-# On the worked example these functions give the numbers of 2.2:
-
-# %%
-if __name__ == "__main__":
-    example = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
-    _, grads = loss_and_grads(example, X, y, mse_loss)
-    by_hand = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
-    print("same as by hand:", all(np.array_equal(grads[k], by_hand[k]) for k in by_hand))
-
 # %% [markdown] tags=["deeper"]
-# **Going deeper: why `np.dot` and not `@`.** For 2-D arrays they compute the same matrix
-# product, and for most shapes through the same BLAS routine (BLAS: the optimised library that
-# NumPy hands matrix products to). One case differs: a column times a row, $(N, 1)$ times
-# $(1, q)$, which the article's network meets twice a step. There `@` runs a plain loop and
-# `np.dot` calls BLAS, several times faster, with the same numbers to the last bit. The
-# [Benchmark](../benchmark/) page measures it.
+# **Going deeper: why `np.dot` and not `@`.** For 2-D arrays both compute the matrix product,
+# usually through the same BLAS routine (BLAS: the optimised library NumPy hands matrix
+# products to). For a column times a row, $(N, 1)$ times $(1, q)$, which the article's network
+# meets twice a step, `@` runs a plain loop instead, several times slower, with the same numbers.
+# The [Benchmark](../benchmark/) page measures it.
 
 # %% [markdown]
 # ## 3. Gradient checking
 #
-# A backward pass can be wrong and still train: a gradient off by a constant factor, or with one
-# term missing, often still points downhill. So check it against the definition of the
-# derivative, which needs no calculus: the **centred finite difference**, one entry at a time,
+# A wrong gradient can still point downhill and train. So check every entry against the
+# definition of the derivative, the **centred finite difference**:
 #
 # $$\frac{\partial L}{\partial \theta} \approx \frac{L(\theta + h) - L(\theta - h)}{2h},
 #   \qquad h = 10^{-5}.$$
 #
 # **Why centred, and why float64.** The one-sided $(L(\theta + h) - L(\theta))/h$ is off by about
-# $\tfrac{h}{2} L''$; in the centred form the $L''$ terms of the two Taylor expansions cancel and
-# only $\tfrac{h^2}{6} L'''$ is left. Here even that is zero: with a squared error, a ReLU
-# network's loss is a quadratic function of any one parameter between kinks, and the centred
-# difference of a quadratic is exact. What remains is rounding: the subtraction cancels almost
-# all the digits of $L$, leaving an error of about $\varepsilon |L| / h$, where $\varepsilon$ is
-# the spacing of floating-point numbers near 1. That is $10^{-11}$ in float64
-# ($\varepsilon \approx 2 \times 10^{-16}$) but $10^{-2}$ in float32 ($\varepsilon \approx
-# 10^{-7}$), as large as the errors we hunt. So the check always runs in float64.
-#
-# `numerical_gradient(f, x)` does this for any function `f` of one array `x`, so you can check a
-# layer of your own with it.
+# $\tfrac{h}{2} L''$; centred, the $L''$ terms cancel. Here the error is even zero: with a squared
+# error a ReLU network's loss is quadratic in any one parameter between kinks, and the centred
+# difference of a quadratic is exact. Rounding remains: the subtraction cancels most digits of
+# $L$, leaving about $\varepsilon |L| / h$, where $\varepsilon$ is the float spacing near 1:
+# $10^{-11}$ in float64 ($\varepsilon \approx 2 \times 10^{-16}$), but $10^{-2}$ in float32
+# ($\varepsilon \approx 10^{-7}$), as large as the errors we hunt. So the check runs in float64.
 
 
 # %%
 def numerical_gradient(f, x, h: float = 1e-5):
-    """Centred finite differences of a scalar function ``f`` of the array ``x``.
+    """``(f(x + h) - f(x - h)) / 2h`` for each entry of ``x``, for a scalar function ``f``.
 
-    Moves each entry of ``x`` to ``x + h`` and ``x - h`` in place, calls ``f(x)``, and restores
-    it. Returns ``(f(x + h) - f(x - h)) / 2h`` per entry, shaped like ``x``.
-
-    >>> x = np.array([1.0, 2.0, 3.0])
-    >>> numerical_gradient(lambda x: np.sum(x**2), x).round(6)  # the gradient of |x|^2 is 2x
-    array([2., 4., 6.])
+    >>> numerical_gradient(lambda x: np.sum(x**2), np.array([1.0, 2.0])).round(6)  # 2x
+    array([2., 4.])
     """
     h = _check_numerical(x, h)
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         original = x[idx]
-        if original + h == original - h:
-            raise ValueError(f"h = {h} is too small to move x{list(idx)} = {original}")
-        x[idx] = original + h
+        x[idx] = original + h  # moved in place, so f sees it
         f_plus = f(x)
         x[idx] = original - h
         f_minus = f(x)
@@ -981,15 +878,11 @@ def numerical_gradient(f, x, h: float = 1e-5):
 
 
 # %% [markdown]
-# `grad_check` applies it to every parameter of a network and compares with `mlp_backward`'s
-# gradient $g$. **An entry passes when $|g - g_\mathrm{num}| \le 10^{-8} + 10^{-6}\,
-# |g_\mathrm{num}|$**: a thousand times the finite difference's own error, and far less than a
-# real bug (a wrong sign or factor, a forgotten mask) misses by. This is the form of the rule in
-# `torch.autograd.gradcheck`, with tighter tolerances than its defaults ($10^{-5}$ and
-# $10^{-3}$). One case needs care: the kink. If a pre-activation lies within $h$ of 0, one of
-# $\theta \pm h$ switches its unit on or off, and the finite difference measures a slope that
-# belongs to neither side. `grad_check` notices when an entry's two evaluations switched a unit,
-# and skips and counts that entry ([When it breaks](../failure_modes/) shows one).
+# `grad_check` compares it with `mlp_backward`'s $g$. **An entry passes when $|g - g_\mathrm{num}|
+# \le 10^{-8} + 10^{-6} |g_\mathrm{num}|$**: far above rounding, far below a real bug (the form of
+# `torch.autograd.gradcheck`'s rule, with tighter tolerances). Where a pre-activation lies within
+# $h$ of a kink, $\theta \pm h$ straddle it and correct code fails: `grad_check` skips and counts
+# such entries ([When it breaks](../failure_modes/) shows one).
 
 
 # %% tags=["fold"]
@@ -1018,7 +911,6 @@ class GradCheckReport(dict):
         return "\n".join(lines)
 
 
-# %%
 def grad_check(
     params,
     X,
@@ -1029,7 +921,7 @@ def grad_check(
     rtol: float = 1e-6,
     atol: float = 1e-8,
     max_evals: int = 100_000,
-    activation=(relu_forward, relu_backward),
+    activation=RELU,
 ):
     """Check ``mlp_backward`` against ``numerical_gradient``, every entry, in float64.
 
@@ -1095,20 +987,16 @@ def grad_check(
 
 
 # %% [markdown]
-# The article's network at its initialisation, all 193 numbers:
+# The article's network at its start, all 193 numbers:
 
 # %%
 if __name__ == "__main__":
     print(grad_check(params_init, X_sine, y_sine, mse_loss))
 
 # %% [markdown]
-# Every entry agrees to about $10^{-11}$: ten digits.
-#
-# **Why one backward pass, not finite differences.** The finite difference needs two loss
-# evaluations per parameter, 386 forward passes for this network's 193 numbers, and two million
-# for a network of a million. Backpropagation gets every gradient from one forward and one
-# backward pass, which together cost a few forward passes whatever the number of parameters.
-# Measured here:
+# All agree to about $10^{-11}$. **Why not use finite differences?** They cost two forward passes
+# per parameter, two million for a million parameters; backpropagation gets every gradient from
+# one forward and one backward pass. Measured:
 
 # %% tags=["fold"]
 # Timing: one forward and backward pass, against finite differences of every parameter
@@ -1141,20 +1029,18 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 4. The loop, as functions
 #
-# Three pieces remain: the starting point, the update, and the loop.
-#
-# **The start: He initialisation.** `init_mlp` draws each weight from $\mathcal N(0,
-# 2/\mathrm{fan}_\mathrm{in})$ and sets each bias to 0. Why the 2: a unit sums
+# **The start: He initialisation.** `init_mlp` draws each weight from
+# $\mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, each bias 0. Why the 2: a unit sums
 # $\mathrm{fan}_\mathrm{in}$ products $w\,a$, so with independent weights of mean 0,
-# $\operatorname{Var}(z) = \mathrm{fan}_\mathrm{in}\, \operatorname{Var}(w)\, \mathbb E[a^2]$. A
-# ReLU zeroes the negative half of a $z$ that is symmetric around 0, which halves its mean
-# square: $\mathbb E[a^2] = \operatorname{Var}(z_\mathrm{prev})/2$. With $\operatorname{Var}(w) =
-# 2/\mathrm{fan}_\mathrm{in}$ the factors cancel, so every layer's $Z$ has the variance of the
-# layer before: the signal neither fades nor explodes with depth. (The scheme is He et al.'s,
-# 2015; [When it breaks](../failure_modes/) shows what other scales do.)
+# $\operatorname{Var}(z) = \mathrm{fan}_\mathrm{in} \operatorname{Var}(w)\, \mathbb E[a^2]$. A ReLU
+# zeroes the negative half of a symmetric $z$, halving its mean square: $\mathbb E[a^2] =
+# \operatorname{Var}(z_\mathrm{prev})/2$. With $\operatorname{Var}(w) = 2/\mathrm{fan}_\mathrm{in}$
+# the factors cancel: every layer's $Z$ keeps the variance of the one before, and the signal
+# neither fades nor explodes with depth (He et al., 2015).
 
 
-# %%
+# %% tags=["fold"]
+# init_mlp: He initialisation, as above, for any layer sizes
 def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
     """He-initialised parameters for a ReLU network with layer sizes ``[D, h1, ..., C]``.
 
@@ -1181,66 +1067,20 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
 
 
 # %% [markdown]
-# Given the article's generator, it draws the article's numbers:
-
-# %%
-if __name__ == "__main__":
-    rng = np.random.RandomState(0)
-    X_sine, y_sine = make_sine_data(rng)  # the same 200 points as in section 1
-    params = init_mlp([1, 64, 1], rng)
-    print("init_mlp draws the article's start:",
-          all(np.array_equal(params[k], params_init[k]) for k in params))  # fmt: skip
-
-# %% [markdown]
-# **The update.** Why does $\theta \leftarrow \theta - \eta\, g$, with $g$ the gradient, lower
-# the loss? To first order, a change $\Delta\theta$ changes the loss by $g \cdot \Delta\theta$,
-# the sum over all parameters of gradient times change. With $\Delta\theta = -\eta\, g$ that is
+# **The update.** Why does $\theta \leftarrow \theta - \eta\, g$ lower the loss? To first order
+# $\Delta L \approx g \cdot \Delta\theta$ (summed over parameters), so $\Delta L \approx -\eta\,
+# \|g\|^2 < 0$, as long as $\eta$ is small enough for the first order to dominate.
 #
-# $$\Delta L \approx -\eta\, \|g\|^2 < 0 ,$$
-#
-# a decrease, for any $g \ne 0$, as long as $\eta$ is small enough for the first order to
-# dominate. On the article's network at its start:
-
-# %%
-if __name__ == "__main__":
-    loss, grads = loss_and_grads(params_init, X_sine, y_sine, mse_loss)
-    g_squared = sum(np.sum(g**2) for g in grads.values())  # ||g||^2
-    for lr in (1e-4, 1e-2):
-        stepped = {k: params_init[k] - lr * grads[k] for k in params_init}
-        new_loss, _ = loss_and_grads(stepped, X_sine, y_sine, mse_loss)
-        print(f"lr = {lr:g}: predicted change -lr ||g||^2 = {-lr * g_squared:+.6f}, "
-              f"measured {new_loss - loss:+.6f}")  # fmt: skip
-
-# %% [markdown]
-# At $\eta = 10^{-4}$ the prediction is right within 1%. At the article's $\eta = 0.01$ the loss
-# still falls, but by far less than predicted (the prediction would take it below zero): the
-# step is long enough for the curvature, the second-order term, to count. That is what makes the
-# loss climb after step 1 (the page on [the step size](../step_size/) follows it).
-#
-# `SGD` (stochastic gradient descent, the usual name of this update) applies it in place to every
-# array of `params`. Its optional **momentum** $\mu$ keeps a **velocity** $b$, a running sum of
-# past gradients, and steps along it: $b_t = \mu\, b_{t-1} + g_t$,
-# $\theta_t = \theta_{t-1} - \eta\, b_t$ (section 5).
-#
-# **The loop.** `train` repeats forward, loss, backward and update. By default each step uses all
-# $N$ rows; with `batch_size` it uses that many at a time, in a new random order at every
-# **epoch** (one pass over the data); [Mini-batches and held-out data](../minibatches/) shows
-# what that changes. Bad input raises a `ValueError` before anything changes, a loss that
-# overflows stops `train` at that step, and Ctrl-C stops it between two steps.
+# `SGD` (stochastic gradient descent) makes this update in place; with **momentum** $\mu > 0$ it
+# steps along a **velocity** $b_t = \mu b_{t-1} + g_t$, a running sum of gradients (section 5).
+# `train` repeats forward, loss, backward and update, on all $N$ rows or, with `batch_size`, on
+# that many at a time, reshuffled every **epoch** (pass over the data; see [Mini-batches and
+# held-out data](../minibatches/)).
 
 
 # %%
 class SGD:
-    """Gradient descent, with optional momentum as in ``torch.optim.SGD``; updates in place.
-
-    ``momentum = 0``: ``p -= lr * g``. ``momentum = mu > 0``: ``b = mu * b + g`` (``b``
-    starts at 0), then ``p -= lr * b``.
-
-    >>> params, grads = {"W1": np.array([1.0])}, {"W1": np.array([2.0])}
-    >>> SGD(lr=0.1).step(params, grads)
-    >>> params["W1"]
-    array([0.8])
-    """
+    """Gradient descent with optional momentum, as ``torch.optim.SGD``; updates in place."""
 
     def __init__(self, lr: float, momentum: float = 0.0):
         self.lr = _number("lr", lr)
@@ -1248,13 +1088,12 @@ class SGD:
         self.b = {}  # the velocity, per parameter
 
     def step(self, params, grads) -> None:
-        _check_step(self, params, grads)
-        if self.momentum and not self.b:
-            self.b = {name: np.zeros_like(p) for name, p in params.items()}
-            self._held = dict(params)
+        _check_step(self, params, grads, keeps_state=self.momentum > 0)
         for name, p in params.items():
             g = grads[name]
             if self.momentum:
+                if name not in self.b:  # the velocity starts at 0
+                    self.b[name] = np.zeros_like(p)
                 b = self.b[name]
                 b *= self.momentum  # b_t = mu b_{t-1} + g_t
                 b += g
@@ -1263,29 +1102,14 @@ class SGD:
 
 
 def train(
-    params,
-    X,
-    y,
-    loss_fn,
-    optimizer,
-    steps: int,
-    batch_size=None,
-    rng=None,
-    log_every: int = 0,
-    *,
-    activation=(relu_forward, relu_backward),
-    on_step=None,
-) -> list[float]:
-    """Train ``params`` in place for ``steps`` steps; return the loss of every step.
-
-    With ``batch_size``, each step takes the next rows of a permutation drawn from ``rng`` per
-    epoch. ``on_step(step, loss, params)`` runs after every update (to log a held-out loss).
-    Ctrl-C stops at the end of a step; a loss that is not finite raises ``FloatingPointError``.
-    """
+    params, X, y, loss_fn, optimizer, steps, batch_size=None, rng=None, log_every=0, *,
+    activation=RELU, on_step=None
+):  # fmt: skip
+    """Train ``params`` in place; return every step's loss. Ctrl-C stops between steps;
+    ``on_step(step, loss, params)`` runs after each update."""
     _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every)
     losses = []
-    # Overflow shows up as an infinite loss, reported with its step by _stop_if_diverged;
-    # NumPy's warnings on the way would bury that message. Ctrl-C waits for the step to finish.
+    # Overflow shows as a loss that is not finite: training stops at that step, and says so.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _hold_ctrl_c() as stop:
         for step, (X_batch, y_batch) in enumerate(_batches(X, y, steps, batch_size, rng)):
             out, cache = mlp_forward(params, X_batch, activation)  # forward
@@ -1298,66 +1122,54 @@ def train(
                 print(f"Step {step:5d} loss={loss:.6f}")
             if on_step is not None:
                 on_step(step, float(loss), params)
-            if stop:  # Ctrl-C arrived during this step: stop now that it is whole
+            if stop:  # Ctrl-C arrived during this step, which is now whole
                 raise KeyboardInterrupt
     return losses
 
 
 # %% [markdown]
-# These functions reproduce the article's loop exactly: the same operations in the same order,
-# so the same floating-point numbers, every step.
+# Given the article's generator, `init_mlp` draws its start and `train` repeats its loop to the
+# last bit:
 
 # %%
 if __name__ == "__main__":
-    params_sgd = {name: p.copy() for name, p in params_init.items()}
-    losses_sgd = train(params_sgd, X_sine, y_sine, mse_loss, SGD(lr=0.01), steps=2001)
-    same = losses_sgd == [float(v) for v in losses_article] and all(
-        np.array_equal(params_sgd[k], params_article[k]) for k in params_article
-    )
-    print(f"identical to the article's loop, bit for bit: {same}")
+    rng = np.random.RandomState(0)
+    X_sine, y_sine = make_sine_data(rng)  # section 1's 200 points
+    params = init_mlp([1, 64, 1], rng)
+    same_start = all(np.array_equal(params[k], params_init[k]) for k in params)
+    losses_sgd = train(params, X_sine, y_sine, mse_loss, SGD(lr=0.01), steps=2001)
+    same_run = all(np.array_equal(params[k], params_article[k]) for k in params)
+    print(f"same start: {same_start}; identical to the article's loop, bit for bit: {same_run}")
 
 # %% [markdown] tags=["deeper"]
 # **Going deeper: why `train` does not call `loss_and_grads`.** It writes the same three calls
-# out, so that each step's arrays stay alive until the next step's forward pass has made its
-# own. NumPy then reuses the freed memory instead of asking the operating system for fresh
-# pages every step, which on the article's network costs more than the arithmetic. The
-# [Benchmark](../benchmark/) page measures the loop.
+# out so that each step's arrays live until the next forward pass has made its own. NumPy then
+# reuses that memory instead of asking the operating system for fresh pages every step, which on
+# the article's network costs more than the arithmetic ([Benchmark](../benchmark/)).
 
 # %% [markdown]
 # ## 5. Adam
 #
-# The climb in section 1 shows the limit of a single learning rate: $\eta$ must be small enough
-# for the steepest direction of the loss, where a large step overshoots, yet large enough to make
-# progress along the flattest, where a small step crawls. Two older ideas attack this, and Adam
-# combines them:
-#
-# - **Momentum** keeps a running average of the gradients: directions in which the gradient
-#   keeps its sign build up speed, directions in which it flips back and forth partly cancel.
-# - **RMSProp** divides each coordinate's step by the root of a running mean of that
-#   coordinate's squared gradient, so every coordinate moves by about $\eta$ whatever the scale
-#   of its gradient.
-#
-# **Adam** (Kingma & Ba, 2015, Algorithm 1) keeps both means. With $g_t$ the gradient at step
-# $t = 1, 2, \ldots$ and $m_0 = v_0 = 0$:
+# One learning rate must be small enough for the steepest direction (or steps overshoot, as in
+# section 1) yet large enough to progress along the flattest. **Momentum** helps: gradients that
+# keep their sign build up speed, ones that flip partly cancel. **RMSProp** divides each
+# coordinate's step by the root of a running mean of its squared gradient, so each moves about
+# $\eta$ whatever its gradient's scale. **Adam** (Kingma & Ba, 2015) does both. With $g_t$ the
+# gradient at step $t = 1, 2, \ldots$ and $m_0 = v_0 = 0$:
 #
 # $$m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
 #   v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2,$$
 # $$\hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
 #   \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon},$$
 #
-# with $\beta_1 = 0.9$, $\beta_2 = 0.999$ and $\epsilon = 10^{-8}$ by default. For a steady
-# gradient $\hat m / \sqrt{\hat v}$ is about $\pm 1$, so each coordinate moves by about $\eta$.
-# **Bias correction:** because $m_0 = v_0 = 0$, the early means are too small ($m_1 = 0.1\,
-# g_1$); dividing by $1 - \beta^t$ removes exactly that shrinkage. Without it the steps start
-# $(1 - \beta_1^t)/\sqrt{1 - \beta_2^t} \approx 3.2$ times too large at $t = 1$.
-#
-# The five lines of the update, one parameter at a time, exactly as the equations read:
+# by default $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$. **Bias correction:** from 0,
+# the early means are too small ($m_1 = 0.1\, g_1$); dividing by $1 - \beta^t$ undoes exactly
+# that. The update of one parameter, as the equations read:
 
 # %%
 if __name__ == "__main__":
 
     def adam_update(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-        """One Adam step for one parameter array: the new ``(p, m, v)``."""
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g**2
         m_hat = m / (1 - beta1**t)
@@ -1370,15 +1182,12 @@ if __name__ == "__main__":
     v = {name: np.zeros_like(p) for name, p in params.items()}
     for t in range(1, 101):
         _, grads = loss_and_grads(params, X_sine, y_sine, mse_loss)
-        for name in params:
-            params[name], m[name], v[name] = adam_update(
-                params[name], grads[name], m[name], v[name], t, lr=0.01
-            )
+        for k in params:
+            params[k], m[k], v[k] = adam_update(params[k], grads[k], m[k], v[k], t, lr=0.01)
 
 # %% [markdown]
-# The library's `Adam` class (folded below, with `RMSProp`) computes the same five lines, but
-# writes every result into arrays it keeps from step to step instead of making new ones, which
-# is faster on large tensors. Its numbers are the same to the last bit:
+# The library's `Adam` (folded, with `RMSProp`) computes these lines into arrays it keeps
+# between steps, faster on large tensors, and gets the same numbers to the bit:
 
 
 # %% tags=["fold"]
@@ -1400,7 +1209,6 @@ class RMSProp:
         _check_step(self, params, grads)
         if not self.v:
             self.v = {name: np.zeros_like(p) for name, p in params.items()}
-            self._held = dict(params)
         for name, p in params.items():
             g, v = grads[name], self.v[name]
             v *= self.alpha  # v_t = alpha v_{t-1} + (1 - alpha) g_t^2
@@ -1442,7 +1250,6 @@ class Adam:
             # Two scratch arrays per tensor, reused every step: a new array as large as a
             # parameter costs more than the arithmetic on it (the Benchmark page measures it).
             self._scratch = {n: (np.empty_like(p), np.empty_like(p)) for n, p in params.items()}
-            self._held = dict(params)
         self.t += 1
         t, (beta1, beta2), eps, lr = self.t, self.betas, self.eps, self.lr
         correction1 = 1 - beta1**t if self.bias_correction else 1.0
@@ -1469,18 +1276,15 @@ class Adam:
 
 # %%
 if __name__ == "__main__":
-    params_adam = {name: p.copy() for name, p in params_init.items()}
-    optimizer = Adam(lr=0.01)
+    params_adam, optimizer = {k: p.copy() for k, p in params_init.items()}, Adam(lr=0.01)
     for _ in range(100):
-        _, grads = loss_and_grads(params_adam, X_sine, y_sine, mse_loss)
-        optimizer.step(params_adam, grads)
-    print("Adam.step and the five lines, 100 steps, bit for bit:",
-          all(np.array_equal(params_adam[k], params[k]) for k in params))  # fmt: skip
+        optimizer.step(params_adam, loss_and_grads(params_adam, X_sine, y_sine, mse_loss)[1])
+    same = all(np.array_equal(params_adam[k], params[k]) for k in params)
+    print(f"Adam.step and the five lines, 100 steps, bit for bit: {same}")
 
 # %% [markdown]
-# Now the article's network trained for 2001 steps by SGD and by Adam, both at $\eta = 0.01$ from
-# the same start. The noise floor is marked: $y$ carries noise of variance $0.1^2 = 0.01$, which
-# no function of $x$ can predict.
+# The article's network, SGD against Adam at $\eta = 0.01$ from one start. The noise's variance,
+# $0.01$, is a floor: no function of $x$ predicts noise.
 
 # %% tags=["fold"]
 # SGD and Adam, 2001 steps from the same start
@@ -1489,9 +1293,7 @@ if __name__ == "__main__":
     params = {name: p.copy() for name, p in params_init.items()}
     curves["Adam, lr = 0.01"] = train(params, X_sine, y_sine, mse_loss, Adam(lr=0.01), steps=2001)
     for label, curve in curves.items():
-        below = next((step for step, value in enumerate(curve) if value < 0.02), None)
-        print(f"{label:16s} loss after 2001 steps: {curve[-1]:.5f}   "
-              f"first step below 0.02: {below}")  # fmt: skip
+        print(f"{label:16s} loss after 2001 steps: {curve[-1]:.5f}")
 
 # %% tags=["fold"]
 # Plotting: SGD against Adam
@@ -1517,95 +1319,59 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# Adam reaches the noise floor in a few hundred steps; SGD is still several times above it after
-# 2001. "The same learning rate" means different things, though: SGD's step is $\eta\, g$, so its
-# usable $\eta$ depends on the loss's curvature, while Adam's step is about $\eta$ per coordinate
-# whatever the gradient. [Optimizers you can see](../optimizers/) draws momentum, RMSProp and
-# Adam on a loss surface and sweeps the learning rate of each.
+# Adam reaches the floor in a few hundred steps; SGD ends four times above it. But one $\eta$
+# means two things: SGD steps $\eta\, g$, Adam about $\eta$ whatever $g$ ([Optimizers you can
+# see](../optimizers/) draws both on a loss surface).
 #
 # ## 6. Softmax cross-entropy classification
 #
-# For $C$ classes the network outputs $C$ **logits** per example, $z_i = \mathrm{out}_{i,:}$, any
-# real numbers. **Softmax** turns them into probabilities, and **cross-entropy** scores the
-# probability given to the true class $y_i$:
+# For $C$ classes the network outputs $C$ **logits** $z_{ik}$ per example, any real numbers;
+# **softmax** makes them probabilities, and **cross-entropy** scores the true class $y_i$'s:
 #
 # $$p_{ik} = \frac{e^{z_{ik}}}{\sum_{c} e^{z_{ic}}}, \qquad
 #   L = \frac{1}{N}\sum_{i} \ell_i, \qquad \ell_i = -\log p_{i y_i}
 #   = \log \sum_c e^{z_{ic}} - z_{i y_i}.$$
 #
-# **The gradient.** Differentiate $\ell_i$ in its second form with respect to one logit
-# $z_{ik}$. The log-sum-exp term gives
-# $\frac{\partial}{\partial z_{ik}} \log \sum_c e^{z_{ic}} = \frac{e^{z_{ik}}}{\sum_c e^{z_{ic}}}
-# = p_{ik}$, the softmax itself; the second term gives $-\mathbb 1[k = y_i]$. So
+# **The gradient.** In the second form, log-sum-exp differentiates to $\frac{e^{z_{ik}}}{\sum_c
+# e^{z_{ic}}} = p_{ik}$, the softmax itself, and the true logit to $-\mathbb 1[k = y_i]$:
 #
 # $$\frac{\partial \ell_i}{\partial z_{ik}} = p_{ik} - \mathbb 1[k = y_i], \qquad
-#   \mathtt{d\_logits} = \frac{1}{N}\big(p - \operatorname{one\_hot}(y)\big) \quad (N, C),$$
+#   \mathtt{d\_logits} = \tfrac{1}{N}\big(p - \operatorname{one\_hot}(y)\big) \quad (N, C),$$
 #
-# where $\operatorname{one\_hot}(y)$ has a 1 in each row at the true class and 0 elsewhere. The
-# $p$ comes from the normaliser (raising any logit takes probability from every class), the
-# $-1$ from the true class's own logit, and the $1/N$ from the mean.
-#
-# **Two numerical safeguards**, both exact rewrites. *Subtract each row's largest logit* first:
-# softmax does not change when a constant is subtracted from a whole row, and afterwards the
-# largest exponent is $e^0 = 1$, so nothing overflows (`np.exp(1000.)` is `inf`). *Compute the
-# loss as log-sum-exp minus the true logit*, not as `log(p)`: for a badly wrong prediction
-# $p_{iy_i}$ can be smaller than the smallest float and round to 0, and `log(0)` is $-\infty$,
-# while the second form takes no log of anything that can vanish (the sum is at least 1).
-
-
-# %% tags=["fold"]
-# Tutorial helper: softmax on its own
-def softmax(logits):
-    """Row-wise softmax of (N, C) logits, with the row max subtracted so nothing overflows.
-
-    >>> softmax(np.array([[1000.0, 1000.0]]))
-    array([[0.5, 0.5]])
-    """
-    with np.errstate(under="ignore"):  # a far smaller logit's probability is 0: harmless
-        exp = np.exp(logits - logits.max(axis=1, keepdims=True))  # (N, C), row max 1
-    return exp / exp.sum(axis=1, keepdims=True)
+# with $\operatorname{one\_hot}(y)$ 1 at the true class, 0 elsewhere. **Two exact safeguards.**
+# *Subtract each row's largest logit*: softmax is unchanged, and the largest exponent becomes
+# $e^0 = 1$, so nothing overflows (`np.exp(1000.)` is `inf`). *Take log-sum-exp minus the true
+# logit*, not `log(p)`: for a badly wrong guess $p_{iy_i}$ rounds to 0 and $\log 0 = -\infty$,
+# while the sum inside log-sum-exp is at least 1.
 
 
 # %%
 def softmax_cross_entropy(logits, labels):
-    """Mean cross-entropy of the softmax of ``logits`` against integer class ``labels``.
-
-    ``logits``: (N, C); ``labels``: (N,) integers in ``[0, C)``. Returns ``(loss, d_logits)``,
-    ``d_logits = (softmax(logits) - one_hot(labels)) / N``. Finite for logits of any size:
-
-    >>> loss, d_logits = softmax_cross_entropy(np.array([[1e4, -1e4]]), np.array([1]))
-    >>> float(loss), d_logits.tolist()
-    (20000.0, [[1.0, -1.0]])
-    """
+    """Mean cross-entropy of softmax(``logits``) (N, C) against integer ``labels`` (N,):
+    ``(loss, d_logits)``, finite for logits of any size."""
     _check_logits(logits, labels)
-    N = logits.shape[0]
-    rows = np.arange(N)
+    rows = np.arange(logits.shape[0])
     shifted = logits - logits.max(axis=1, keepdims=True)  # (N, C), row max 0
     with np.errstate(under="ignore"):  # e^-800 is 0 here, and 0 is the right answer
         exp = np.exp(shifted)
     sum_exp = exp.sum(axis=1)  # (N,), >= 1
     loss = np.mean(np.log(sum_exp) - shifted[rows, labels])  # log-sum-exp minus the true logit
-    d_logits = exp / sum_exp[:, None]  # (N, C)   softmax p
-    d_logits[rows, labels] -= 1  # p - one_hot(y), without building the one-hot matrix
-    d_logits /= N  # (N, C)   the 1/N of the mean
+    d_logits = exp / sum_exp[:, None]  # (N, C)   p
+    d_logits[rows, labels] -= 1  # p - one_hot(y)
+    d_logits /= len(rows)  # the 1/N of the mean
     return loss, d_logits
 
 
-def predict(params, X, activation=(relu_forward, relu_backward)):
-    """The predicted class of each row of ``X``: the argmax of the logits, shape (N,).
-
-    ``activation`` must be the one the network was trained with.
-    """
+def predict(params, X, activation=RELU):
+    """The predicted class of each row of ``X``: the largest logit's index, shape (N,)."""
     _finite("X", _array("X", X))
     return mlp_forward(params, X, activation)[0].argmax(axis=1)
 
 
 # %% [markdown]
-# **The data.** Three interleaved spiral arms in the plane, one class each: no straight line
-# separates them, so the hidden layers must bend the space. A quarter of the points is held out,
-# never trained on, to measure accuracy on points the network has not seen. The network has two
-# hidden layers of 64 units, `[2, 64, 64, 3]`. Before training, a sanity check: a classifier that
-# knows nothing should score about $\ln 3 \approx 1.10$, the loss of a uniform guess.
+# **The data**: three interleaved spiral arms, a class each, a quarter of the points held out to
+# measure accuracy on unseen points. The network: `[2, 64, 64, 3]`. A sanity check first: a
+# classifier that knows nothing scores $\ln 3 \approx 1.10$, the loss of a uniform guess.
 
 # %%
 if __name__ == "__main__":
@@ -1613,30 +1379,21 @@ if __name__ == "__main__":
     X_spiral, labels_spiral = make_spirals(spiral_rng)
     X_train, y_train, X_test, y_test = split(X_spiral, labels_spiral, spiral_rng)
     classifier = init_mlp([2, 64, 64, 3], spiral_rng)
-    logits = mlp_forward(classifier, X_train)[0]
-    print(f"at initialisation: loss {softmax_cross_entropy(logits, y_train)[0]:.3f} "
-          f"(ln 3 = {np.log(3):.3f}), logits' standard deviation {logits.std():.2f}, "
-          f"largest probability {softmax(logits).max(axis=1).mean():.2f} on average, "
-          f"accuracy {np.mean(logits.argmax(axis=1) == y_train):.0%}")  # fmt: skip
+    start_loss = loss_and_grads(classifier, X_train, y_train, softmax_cross_entropy)[0]
+    print(f"loss at the start {start_loss:.3f}, ln 3 = {np.log(3):.3f}, accuracy "
+          f"{np.mean(predict(classifier, X_train) == y_train):.0%}")  # fmt: skip
     losses = train(classifier, X_train, y_train, softmax_cross_entropy, Adam(lr=0.01), steps=500)
-    print(f"after 500 steps of Adam: loss {losses[-1]:.5f}")
     train_accuracy = np.mean(predict(classifier, X_train) == y_train)
     test_accuracy = np.mean(predict(classifier, X_test) == y_test)
-    print(f"train accuracy {train_accuracy:.1%} on {len(y_train)} points, "
-          f"test accuracy {test_accuracy:.1%} on {len(y_test)} held-out points")  # fmt: skip
+    print(f"after 500 steps of Adam: loss {losses[-1]:.5f}")
+    print(f"accuracy {train_accuracy:.1%} on the {len(y_train)} training points, "
+          f"test accuracy {test_accuracy:.1%} on the {len(y_test)} held out")  # fmt: skip
 
 # %% [markdown]
-# The first loss is close to $\ln 3$ but above it: the random logits are small but not zero, so
-# each point's guess leans a little towards one class, more often a wrong one than the right
-# one. A first loss far from $\ln C$ would mean a bug or a bad scale. Training then separates the
-# arms, and the held-out accuracy shows the network learned the spirals, not the points. The
-# classifier's gradients pass the same check as the regression's, at a fresh initialisation:
-# every entry of all six tensors (4,547 numbers), on 60 training points.
-
-# %%
-if __name__ == "__main__":
-    fresh = init_mlp([2, 64, 64, 3], np.random.default_rng(1))
-    print(grad_check(fresh, X_train[:60], y_train[:60], softmax_cross_entropy))
+# The first loss is a little above $\ln 3$: the random logits are small, so each guess is nearly
+# uniform, but leans, more often towards a wrong class. A first loss far from $\ln C$ would point
+# to a bug or a bad scale. After training, the held-out accuracy shows the network learned the
+# arms, not just the points.
 
 # %% tags=["fold"]
 # Plotting: the decision regions
@@ -1657,7 +1414,7 @@ if __name__ == "__main__":
             ax.scatter(*X_test[y_test == k].T, s=30, color=colors[k], edgecolor="k", marker="^")
         ax.scatter([], [], s=30, color="white", edgecolor="k", marker="^", label="held out (test)")
         ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal",
-               title=f"Decision regions, test accuracy {test_accuracy:.1%}")  # fmt: skip
+               title=f"Decision regions, held-out accuracy {test_accuracy:.1%}")  # fmt: skip
         ax.legend(loc="lower left", fontsize=8)
         save_figure(
             fig,
@@ -1671,18 +1428,9 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## What you have built
 #
-# A network of any depth, its loss, every derivative by hand and a check that each is right to
-# ten digits, the update rules from gradient descent to Adam, and a classifier: the whole
-# training loop, nothing automated. PyTorch's `loss.backward()` does what `mlp_backward` does;
-# `optimizer.step()` is `SGD.step` or `Adam.step`. Next, in this order:
-#
-# - [The step size and curvature](../step_size/): why the article's loss climbs first, and
-#   where the largest usable learning rate really lies;
-# - [Optimizers you can see](../optimizers/): momentum, RMSProp and Adam on a loss surface;
-# - [Mini-batches and held-out data](../minibatches/): the noise of small batches, and fitting
-#   the data versus fitting its noise;
-# - [When it breaks](../failure_modes/): bugs and bad settings made on purpose, and the symptom
-#   each shows;
-# - [Exercises](../exercises/): write a layer, a loss and an optimizer yourself, checked by the
-#   page;
-# - [Against PyTorch](../pytorch/): the same loop in PyTorch, gradient for gradient.
+# A network of any depth, every derivative by hand and checked, gradient descent, Adam and a
+# classifier: the whole training loop. PyTorch's `loss.backward()` is `mlp_backward`,
+# `optimizer.step()` is `Adam.step`. Next: [the step size](../step_size/),
+# [optimizers you can see](../optimizers/), [mini-batches and held-out data](../minibatches/),
+# [when it breaks](../failure_modes/), the [exercises](../exercises/) and
+# [PyTorch](../pytorch/) side by side.
