@@ -49,6 +49,7 @@ __all__ = [
     "linear_backward",
     "relu_forward",
     "relu_backward",
+    "RELU",
     "mlp_forward",
     "mlp_backward",
     "mse_loss",
@@ -621,7 +622,9 @@ if __name__ == "__main__":
 # \end{pmatrix}$. Max routes: the gradient stops where $Z_1 < 0$, at $[0, 1]$ and $[1, 0]$, so
 # $\mathtt{d\_Z1} = \begin{pmatrix} 0.5 & 0 \\ 0 & 0.625 \end{pmatrix}$. Multiply swaps, and the
 # two examples' paths sum: $\mathtt{dW1}[0, j] = \sum_i X[i]\, \mathtt{d\_Z1}[i, j]$, so
-# $\mathtt{dW1} = (1 \cdot 0.5 + (-2) \cdot 0,\; 1 \cdot 0 + (-2) \cdot 0.625) = (0.5, -1.25)$.
+#
+# $$\mathtt{dW1} = (1 \cdot 0.5 + (-2) \cdot 0,\;\; 1 \cdot 0 + (-2) \cdot 0.625)
+#   = (0.5,\, -1.25).$$
 
 # %%
 if __name__ == "__main__":
@@ -649,10 +652,13 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # $W_1[0, 1]$ (indices from 0) feeds unit 1 on both examples, so its gradient sums two paths,
-# $\sum_i \mathtt{d\_Z1}[i,1]\, X[i,0] = 0 \cdot 1 + 0.625 \cdot (-2) = -1.25$: $X^\top
-# \mathtt{d\_Z1}$ is this sum for every entry. Hence the transposes: a weight's gradient sums
-# over examples, so the input's transpose goes left (`A1.T @ d_out`); an input's sums over the
-# units it feeds, so the weight's goes right (`d_out @ W2.T`). As a graph:
+#
+# $$\mathtt{dW1}[0, 1] = \sum_i \mathtt{d\_Z1}[i,1]\, X[i,0] = 0 \cdot 1 + 0.625 \cdot (-2)
+#   = -1.25,$$
+#
+# and $X^\top \mathtt{d\_Z1}$ is this sum for every entry. Hence the transposes: a weight's
+# gradient sums over examples, so the input's transpose goes left (`A1.T @ d_out`); an input's
+# sums over the units it feeds, so the weight's goes right (`d_out @ W2.T`). As a graph:
 
 # %% tags=["fold"]
 # Plotting: the worked example's graph, with its arrays

@@ -83,6 +83,9 @@ def _notebook(source: str, url: str) -> NotebookPage:
 
 NOTEBOOK_PAGES = [
     _notebook("scratch_mlp.py", "scratch_mlp/"),
+    _notebook("docs/step_size.py", "step_size/"),
+    _notebook("docs/optimizers.py", "optimizers/"),
+    _notebook("docs/minibatches.py", "minibatches/"),
     _notebook("docs/failure_modes.py", "failure_modes/"),
     _notebook("docs/exercises.py", "exercises/"),
     _notebook("docs/pytorch.py", "pytorch/"),

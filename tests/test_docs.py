@@ -371,7 +371,6 @@ def test_printed_results_appear_under_their_cells(built_site):
     shown = text(page_html(built_site, "scratch_mlp/"))
     for printed in (
         "Step 2000 loss=",
-        "same as by hand: True",
         "identical to the article's loop, bit for bit: True",
         "Adam.step and the five lines, 100 steps, bit for bit: True",
         "test accuracy",
@@ -600,6 +599,15 @@ READ_PAGE_JS = r"""() => {
       };
     }),
     download: article.querySelector("a[download]")?.getAttribute("href") ?? null,
+    // What a reader has to read: the text in view with folds closed, less the copy of each
+    // formula MathJax keeps for screen readers.
+    visibleCharacters: (() => {
+      const hidden = all("mjx-assistive-mml");
+      hidden.forEach((m) => m.style.setProperty("display", "none", "important"));
+      const length = article.innerText.length;
+      hidden.forEach((m) => m.style.removeProperty("display"));
+      return length;
+    })(),
   };
 }"""
 
@@ -840,3 +848,9 @@ def test_figures_are_redrawn_for_the_dark_palette(reports, page):
     report = reports[page.slug]
     assert set(report.light_filters) == {"none"}
     assert all("invert" in f for f in report.dark_filters), report.dark_filters
+
+
+def test_the_lesson_reads_in_one_sitting(reports):
+    # The main page is a first lesson, about 30 minutes: at most 25,000 characters in view with
+    # its folds closed. Depth belongs on the pages after it.
+    assert reports["scratch_mlp"].read["visibleCharacters"] <= 25_000
