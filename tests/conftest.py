@@ -41,6 +41,12 @@ ARTICLE_LINES = [
 
 
 @pytest.fixture
+def in_temporary_folder(tmp_path, monkeypatch):
+    """Run the test in a temporary folder, where a page's figures/ may be written."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(12345)
 

@@ -7,9 +7,7 @@ measurements are the ones tested here. Each failure mode is proven once; the che
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -17,16 +15,8 @@ import pytest
 import scratch_mlp as sm
 from docs import failure_modes as fm
 
-
-@pytest.fixture(autouse=True)
-def _figures_in_a_temporary_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-
-def test_importing_the_page_runs_no_demo(capsys, monkeypatch):
-    monkeypatch.delitem(sys.modules, "docs.failure_modes")  # put back after the test
-    importlib.import_module("docs.failure_modes")
-    assert capsys.readouterr().out == ""
+# Figures a test draws go to a temporary folder.
+pytestmark = pytest.mark.usefixtures("in_temporary_folder")
 
 
 def test_patched_always_puts_the_original_back():

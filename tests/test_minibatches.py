@@ -3,19 +3,10 @@ holds, measured by independent means where there are any."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import pytest
 
 import scratch_mlp as sm
 from docs import minibatches as mb
-
-
-def test_importing_the_page_runs_no_demo(capsys, monkeypatch):
-    monkeypatch.delitem(sys.modules, "docs.minibatches")  # put back after the test
-    importlib.import_module("docs.minibatches")
-    assert capsys.readouterr().out == ""
 
 
 def test_a_logged_loss_is_the_loss_train_reports_before_that_update():

@@ -4,9 +4,6 @@ of momentum's recurrence, the running means of a constant gradient)."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import numpy as np
 import pytest
 
@@ -14,16 +11,8 @@ import scratch_mlp as sm
 from docs import optimizers as op
 from docs import step_size
 
-
-@pytest.fixture(autouse=True)
-def _figures_in_a_temporary_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-
-def test_importing_the_page_runs_no_demo(capsys, monkeypatch):
-    monkeypatch.delitem(sys.modules, "docs.optimizers")  # put back after the test
-    importlib.import_module("docs.optimizers")
-    assert capsys.readouterr().out == ""
+# Figures a test draws go to a temporary folder.
+pytestmark = pytest.mark.usefixtures("in_temporary_folder")
 
 
 def test_the_bowl_has_curvatures_10_and_0_2_along_its_turned_axes():

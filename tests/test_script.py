@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import ARTICLE_LINES, MODULE_FIGURES, ROOT
 
 import scratch_mlp as sm
@@ -63,13 +64,21 @@ def test_without_matplotlib_figures_are_skipped_with_one_message(monkeypatch, ca
     assert len(out) == 1 and "matplotlib is not installed" in out[0] and SKIPPED in out[0]
 
 
-def test_importing_the_module_prints_writes_and_draws_nothing(tmp_path):
+# The module and the pages after the lesson: importing any of them runs no demonstration.
+IMPORTABLE = [
+    "scratch_mlp",
+    *(f"docs.{page}" for page in ("step_size", "optimizers", "minibatches", "failure_modes")),
+]
+
+
+@pytest.mark.parametrize("module", IMPORTABLE)
+def test_importing_prints_writes_and_draws_nothing(tmp_path, module):
     probe = (
         "import sys\n"
         "import numpy as np\n"
         "np.random.seed(7)\n"
         "before = np.random.get_state()[1].copy()\n"
-        "import scratch_mlp\n"
+        f"import {module}\n"
         "assert (np.random.get_state()[1] == before).all(), 'global random state changed'\n"
         "assert 'matplotlib' not in sys.modules and 'torch' not in sys.modules\n"
     )
