@@ -21,7 +21,7 @@
 # | $N$, $D$, $H$, $C$ | | examples, input features, hidden units, outputs |
 # | $X$, $y$ | `X`, `y` | inputs $(N, D)$, one example per row, and targets |
 # | $W_l$, $b_l$ | `W1`, `b1` | layer $l$'s weights and bias: $W_1$ is $(D, H)$, $b_1$ is $(1, H)$ |
-# | $Z_l$, $A_l$ | `Z1`, `A1` | a layer's pre-activation and activation |
+# | $Z_l$, $A_l$ | `Z1`, `A1` | a layer's pre-activation (before the ReLU) and activation (after) |
 # | $\partial L / \partial W_1$ | `dW1` | a parameter's gradient, shaped like $W_1$ |
 # | $\partial L / \partial Z_1$ | `d_Z1` | the gradient with respect to an intermediate array |
 # | $\eta$ | `lr` | the learning rate: how far each update moves |
@@ -343,7 +343,7 @@ def _hold_ctrl_c():
         signal.signal(signal.SIGINT, previous)
 
 
-def draw_graph(ax, nodes, edges, fontsize=9):
+def draw_graph(ax, nodes, edges, fontsize=9, family="sans-serif"):
     """Draw ``nodes`` ({name: (x, y, parameter?)}) and ``edges`` ([(a, b, value, gradient)]):
     an arrow from ``a`` to ``b`` with ``value`` in black above it and ``gradient`` in red below
     (beside it, on a slanted arrow)."""
@@ -356,15 +356,19 @@ def draw_graph(ax, nodes, edges, fontsize=9):
             "arrowstyle": "->", "color": "black", "shrinkA": 8 + 3.5 * len(a),
             "shrinkB": 8 + 3.5 * len(b)})  # fmt: skip
         xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+        font = {"fontsize": fontsize, "family": family}
         if y0 == y1:
-            ax.text(xm, ym + 0.12, value, ha="center", va="bottom", fontsize=fontsize)
-            ax.text(xm, ym - 0.12, gradient, ha="center", va="top", fontsize=fontsize, color="C3")
+            ax.text(xm, ym + 0.12, value, ha="center", va="bottom", **font)
+            ax.text(xm, ym - 0.12, gradient, ha="center", va="top", color="C3", **font)
+        elif x0 == x1:  # a vertical arrow: the value on its left, the gradient on its right
+            ax.text(xm - 0.1, ym, value, ha="right", va="center", **font)
+            ax.text(xm + 0.1, ym, gradient, ha="left", va="center", color="C3", **font)
         else:  # a slanted arrow: each label in a corner the arrow does not cross
             up = 1 if y1 > y0 else -1
             ax.text(xm - 0.1 * up, ym + 0.05, value, ha="right" if up > 0 else "left",
-                    va="bottom", fontsize=fontsize)  # fmt: skip
+                    va="bottom", **font)  # fmt: skip
             ax.text(xm + 0.1 * up, ym - 0.05, gradient, ha="left" if up > 0 else "right",
-                    va="top", fontsize=fontsize, color="C3")  # fmt: skip
+                    va="top", color="C3", **font)  # fmt: skip
     ax.axis("off")
 
 
@@ -485,14 +489,17 @@ if __name__ == "__main__":
 if __name__ == "__main__":
     fig = new_figure(figsize=(11, 3.4))
     if fig is not None:
-        ax_all, ax_start, ax_fit = fig.subplots(1, 3, width_ratios=[3, 2, 3])
+        ax_all, ax_start, ax_fit = fig.subplots(
+            1, 3, width_ratios=[3, 2, 3], gridspec_kw={"wspace": 0.3}
+        )
         ax_all.semilogy(losses_article, color="C0")
         ax_all.axhline(0.01, color="gray", ls="--", lw=1, label="noise variance 0.01")
         ax_all.set(xlabel="step", ylabel="MSE loss (log scale)", title="2001 steps, lr = 0.01")
         ax_all.legend()
         ax_start.plot(range(61), losses_article[:61], color="C0", marker=".", ms=3)
         peak = int(np.argmax(losses_article))
-        ax_start.annotate(f"peak at step {peak}", (peak, losses_article[peak]), (28, 7.5))
+        ax_start.annotate(f"peak at step {peak}", (peak, losses_article[peak]), (24, 5.5),
+                          arrowprops={"arrowstyle": "->", "color": "0.3"})  # fmt: skip
         ax_start.set(xlabel="step", ylabel="MSE loss", title="steps 0 to 60")
         x_fine = np.linspace(-np.pi, np.pi, 400).reshape(-1, 1)
         p = params_article
@@ -508,8 +515,9 @@ if __name__ == "__main__":
             fig,
             "01_article.png",
             alt=(
-                f"Three panels. Left: the loss over 2001 steps on a log scale, falling from "
-                f"about 1.6 towards the noise variance 0.01. Middle: the first 60 steps on a "
+                f"Three panels. Left: the loss over 2001 steps on a log scale: a spike in the "
+                f"first steps, then a fall towards the noise variance 0.01. Middle: the first 60 "
+                f"steps on a "
                 f"linear scale: the loss halves at step 1, climbs to a peak of "
                 f"{losses_article[peak]:.1f} at step {peak}, then falls. Right: the 200 noisy "
                 f"points, the true sine dashed, and the network's fit, a curve of straight "
@@ -520,7 +528,8 @@ if __name__ == "__main__":
 # %% [markdown]
 # The loss falls from 1.59 to 0.042, four times the noise's variance (0.01); the fit bends where a
 # hidden unit's $Z_1$ crosses 0. Oddly, it halves at step 1, then *climbs* for nineteen steps:
-# $\eta$ is a little too large for the loss's steepest direction, so the first steps overshoot
+# $\eta$ is a little too large for the direction in which the loss curves most sharply, so the
+# first steps overshoot
 # ([The step size and curvature](../step_size/) shows why, and why training recovers).
 #
 # ## 2. Backpropagation by hand
@@ -562,8 +571,8 @@ if __name__ == "__main__":
         ax = fig.subplots()
         ax.set(xlim=(-0.5, 11.2), ylim=(-1.7, 1.7))
         nodes = {"x": (0, 1.2, False), "w": (0, -1.2, True), "×": (2.4, 0, False)}
-        nodes |= {"b": (3.4, -1.4, True), "+": (4.6, 0, False), "max(0, ·)": (6.9, 0, False)}
-        nodes |= {"y": (8.3, 1.4, False), "(· − y)²": (9.3, 0, False), "L": (11, 0, False)}
+        nodes |= {"b": (4.6, -1.4, True), "+": (4.6, 0, False), "max(0, ·)": (6.9, 0, False)}
+        nodes |= {"y": (9.3, 1.4, False), "(· − y)²": (9.3, 0, False), "L": (11, 0, False)}
         edges = [
             ("x", "×", f"x = {x}", f"d_x = {d_x}"),
             ("w", "×", f"w = {w}", f"dw = {dw}"),
@@ -598,11 +607,20 @@ if __name__ == "__main__":
 #   product**.
 # - **Max routes**: $\max(0, s)$ passes the gradient where $s > 0$, blocks it where $s < 0$. In
 #   the network: the **ReLU**. At $s = 0$ is a **kink** with no derivative; we use 0 there, as
-#   PyTorch does. Real data almost never lands exactly on it, but gradient checks must (section 3).
+#   PyTorch does. Real data almost never lands exactly on it, but a gradient check must allow
+#   for it (section 3).
 #
-# Where a value feeds several paths, its gradient is the **sum** over the paths.
+# The backward pass starts at $L$ with gradient 1 ($\partial L / \partial L$). Where a value
+# feeds several paths, its gradient is the **sum** over the paths.
 #
 # ### 2.2 A worked example
+#
+# **From numbers to matrices.** A gradient has one entry per entry of its array, so the same
+# shape. In $Z = X W$, the weight $W[k, j]$ multiplies $X[i, k]$ on every example $i$: multiply
+# swaps, and the paths sum over $i$, so $\mathtt{dW}[k, j] = \sum_i X[i, k]\, \mathtt{d\_Z}[i,
+# j]$, which is $X^\top \mathtt{d\_Z}$. Likewise $X[i, k]$ multiplies $W[k, j]$ for every unit
+# $j$, so $\mathtt{d\_X} = \mathtt{d\_Z}\, W^\top$. A bias, added on every row, gets the sum of
+# its column's gradients over the rows.
 #
 # Two examples ($N = 2$), one input, two hidden units, one output:
 #
@@ -612,8 +630,9 @@ if __name__ == "__main__":
 #
 # **Try it first.** The forward pass gives $Z_1 = \begin{pmatrix} 1.5 & -0.5 \\ -1.5 & 2.5
 # \end{pmatrix}$ and $\mathrm{out} = \begin{pmatrix} 1.5 \\ 1.25 \end{pmatrix}$; $L$ is the mean
-# of $(\mathrm{out} - y)^2$. With a pencil and the three patterns, work out $\mathtt{d\_out}$,
-# $\mathtt{d\_A1}$, $\mathtt{d\_Z1}$ and $\mathtt{dW1}$, then open the answer.
+# of $(\mathrm{out} - y)^2$. With a pencil and the rules above, work out $\mathtt{d\_out}$,
+# $\mathtt{d\_A1}$, $\mathtt{d\_Z1}$, $\mathtt{dW1}$ and $\mathtt{db1}$; then open the two
+# answers (the article's loop names $\mathtt{d\_out}$ `d_out_layer`).
 
 # %% [markdown] tags=["deeper"]
 # **The answer, worked by hand.** $\mathtt{d\_out} = \tfrac{2}{2}(\mathrm{out} - y) =
@@ -625,8 +644,11 @@ if __name__ == "__main__":
 #
 # $$\mathtt{dW1} = (1 \cdot 0.5 + (-2) \cdot 0,\;\; 1 \cdot 0 + (-2) \cdot 0.625)
 #   = (0.5,\, -1.25).$$
+#
+# Add distributes, summed over the rows: $\mathtt{db1} = (0.5 + 0,\; 0 + 0.625) = (0.5, 0.625)$.
 
-# %%
+# %% tags=["answer"]
+# The answer, computed: the worked example's forward and backward pass
 if __name__ == "__main__":
     X = np.array([[1.0], [-2.0]])
     y = np.array([[1.0], [0.0]])
@@ -651,26 +673,22 @@ if __name__ == "__main__":
         print(f"{name:5s} = {np.asarray(value).tolist()}")
 
 # %% [markdown]
-# $W_1[0, 1]$ (indices from 0) feeds unit 1 on both examples, so its gradient sums two paths,
-#
-# $$\mathtt{dW1}[0, 1] = \sum_i \mathtt{d\_Z1}[i,1]\, X[i,0] = 0 \cdot 1 + 0.625 \cdot (-2)
-#   = -1.25,$$
-#
-# and $X^\top \mathtt{d\_Z1}$ is this sum for every entry. Hence the transposes: a weight's
-# gradient sums over examples, so the input's transpose goes left (`A1.T @ d_out`); an input's
-# sums over the units it feeds, so the weight's goes right (`d_out @ W2.T`). As a graph:
+# Each line is one pattern, and each gradient has its array's shape: `dW2 = A1.T @ d_out` sums
+# over the examples, so the transpose of the layer's input goes on the left; `d_A1 = d_out @ W2.T`
+# sums over the units $A_1$ feeds, so the transpose of the weight goes on the right. The whole
+# example as a graph:
 
 # %% tags=["fold"]
 # Plotting: the worked example's graph, with its arrays
 if __name__ == "__main__":
 
-    def rows(a):
-        return "\n".join("  ".join(f"{v:g}" for v in row) for row in np.atleast_2d(a))
+    def rows(a):  # a matrix as text, one row a line, columns aligned
+        return "\n".join(" ".join(f"{v:>6g}" for v in row) for row in np.atleast_2d(a))
 
     fig = new_figure(figsize=(11, 4.4))
     if fig is not None:
         ax = fig.subplots()
-        ax.set(xlim=(-0.6, 11.8), ylim=(-1.4, 3.1))
+        ax.set(xlim=(-0.6, 11.8), ylim=(-1.0, 3.1))
         nodes = {"X": (0, 0, False), "Z1": (3, 0, False), "A1": (5.8, 0, False)}
         nodes |= {"out": (8.6, 0, False), "L": (11.2, 0, False), "y": (11.2, 2, False)}
         nodes |= {"W1": (1.5, 2, True), "b1": (3.8, 2, True)}
@@ -683,7 +701,7 @@ if __name__ == "__main__":
         ]
         feeds = [("W1", "Z1"), ("b1", "Z1"), ("W2", "out"), ("b2", "out"), ("y", "L")]
         edges += [(a, b, "", "") for a, b in feeds]
-        draw_graph(ax, nodes, edges, fontsize=8)
+        draw_graph(ax, nodes, edges, fontsize=8, family="monospace")
         labels = {
             "W1": (W1, "dW1 = Xᵀ d_Z1", dW1),
             "b1": (b1, "db1 = Σ d_Z1\nover rows (axis 0)", db1),
@@ -693,10 +711,11 @@ if __name__ == "__main__":
         }
         for name, (value, formula, gradient) in labels.items():
             x0, y0, _ = nodes[name]
-            ax.text(x0 - 0.35, y0, rows(value), ha="right", va="center", fontsize=8)
+            ax.text(x0 - 0.35, y0, rows(value), ha="right", va="center", fontsize=8,
+                    family="monospace")  # fmt: skip
             if formula:
                 ax.text(x0, y0 + 0.3, f"{formula}\n{rows(gradient)}", ha="center", va="bottom",
-                        fontsize=8, color="C3")  # fmt: skip
+                        fontsize=8, color="C3", family="monospace")  # fmt: skip
         ax.text(11.2, -0.35, f"loss = {loss:g}", ha="center", va="top", fontsize=8)
         ax.set_title("The worked example: arrays forward (black), gradients backward (red)",
                      fontsize=10)  # fmt: skip
@@ -885,10 +904,11 @@ def numerical_gradient(f, x, h: float = 1e-5):
 
 # %% [markdown]
 # `grad_check` compares it with `mlp_backward`'s $g$. **An entry passes when $|g - g_\mathrm{num}|
-# \le 10^{-8} + 10^{-6} |g_\mathrm{num}|$**: far above rounding, far below a real bug (the form of
-# `torch.autograd.gradcheck`'s rule, with tighter tolerances). Where a pre-activation lies within
-# $h$ of a kink, $\theta \pm h$ straddle it and correct code fails: `grad_check` skips and counts
-# such entries ([When it breaks](../failure_modes/) shows one).
+# \le 10^{-8} + 10^{-6} |g_\mathrm{num}|$**: far above rounding, far below a real bug (PyTorch's
+# `gradcheck` uses a rule of this form, with looser tolerances). If moving $\theta$ to $\theta
+# \pm h$ flips the sign of some pre-activation, the two sides of a kink are mixed and correct
+# code fails: `grad_check` skips and counts such entries ([When it breaks](../failure_modes/)
+# shows one).
 
 
 # %% tags=["fold"]
@@ -1035,14 +1055,15 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 4. The loop, as functions
 #
-# **The start: He initialisation.** `init_mlp` draws each weight from
-# $\mathcal N(0, 2/\mathrm{fan}_\mathrm{in})$, each bias 0. Why the 2: a unit sums
-# $\mathrm{fan}_\mathrm{in}$ products $w\,a$, so with independent weights of mean 0,
-# $\operatorname{Var}(z) = \mathrm{fan}_\mathrm{in} \operatorname{Var}(w)\, \mathbb E[a^2]$. A ReLU
-# zeroes the negative half of a symmetric $z$, halving its mean square: $\mathbb E[a^2] =
+# **The start: He initialisation.** `init_mlp` draws each weight from $\mathcal N(0,
+# 2/\mathrm{fan}_\mathrm{in})$, each bias 0. Why the 2: a unit sums $\mathrm{fan}_\mathrm{in}$
+# products $w\,a$, so with independent weights of mean 0, $\operatorname{Var}(z) =
+# \mathrm{fan}_\mathrm{in} \operatorname{Var}(w)\, \mathbb E[a^2]$. Each input $a =
+# \operatorname{ReLU}(z_\mathrm{prev})$ comes from the layer before, whose $z_\mathrm{prev}$ is
+# symmetric around 0; the ReLU zeroes its negative half, halving its mean square: $\mathbb E[a^2] =
 # \operatorname{Var}(z_\mathrm{prev})/2$. With $\operatorname{Var}(w) = 2/\mathrm{fan}_\mathrm{in}$
-# the factors cancel: every layer's $Z$ keeps the variance of the one before, and the signal
-# neither fades nor explodes with depth (He et al., 2015).
+# the factors cancel: every layer's $Z$ keeps the variance of the one before, and the signal neither
+# fades nor explodes with depth (He et al., 2015).
 
 
 # %% tags=["fold"]
@@ -1077,8 +1098,9 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
 # $\Delta L \approx g \cdot \Delta\theta$ (summed over parameters), so $\Delta L \approx -\eta\,
 # \|g\|^2 < 0$, as long as $\eta$ is small enough for the first order to dominate.
 #
-# `SGD` (stochastic gradient descent) makes this update in place; with **momentum** $\mu > 0$ it
-# steps along a **velocity** $b_t = \mu b_{t-1} + g_t$, a running sum of gradients (section 5).
+# `SGD` makes this update in place (stochastic gradient descent: stochastic when each step takes
+# a random batch of rows; here every step takes all of them). With **momentum** $\mu > 0$ it steps
+# along a running sum of past gradients instead (section 5).
 # `train` repeats forward, loss, backward and update, on all $N$ rows or, with `batch_size`, on
 # that many at a time, reshuffled every **epoch** (pass over the data; see [Mini-batches and
 # held-out data](../minibatches/)).
@@ -1156,10 +1178,10 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 5. Adam
 #
-# One learning rate must be small enough for the steepest direction (or steps overshoot, as in
-# section 1) yet large enough to progress along the flattest. **Momentum** helps: gradients that
-# keep their sign build up speed, ones that flip partly cancel. **RMSProp** divides each
-# coordinate's step by the root of a running mean of its squared gradient, so each moves about
+# One learning rate must be small enough for the direction in which the loss curves most (or steps
+# overshoot, as in section 1) yet large enough to progress along the flattest. **Momentum** helps:
+# gradients that keep their sign build up speed, ones that flip partly cancel. **RMSProp** divides
+# each coordinate's step by the root of a running mean of its squared gradient, so each moves about
 # $\eta$ whatever its gradient's scale. **Adam** (Kingma & Ba, 2015) does both. With $g_t$ the
 # gradient at step $t = 1, 2, \ldots$ and $m_0 = v_0 = 0$:
 #
@@ -1169,8 +1191,9 @@ if __name__ == "__main__":
 #   \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon},$$
 #
 # by default $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$. **Bias correction:** from 0,
-# the early means are too small ($m_1 = 0.1\, g_1$); dividing by $1 - \beta^t$ undoes exactly
-# that. The update of one parameter, as the equations read:
+# the early means are too small, $v$ far more than $m$ ($m_1 = 0.1\, g_1$, $v_1 = 0.001\,
+# g_1^2$), so the first steps would be up to 3.2 times too large; dividing by $1 - \beta^t$ undoes
+# exactly that. The update of one parameter, as the equations read:
 
 # %%
 if __name__ == "__main__":
@@ -1192,8 +1215,8 @@ if __name__ == "__main__":
             params[k], m[k], v[k] = adam_update(params[k], grads[k], m[k], v[k], t, lr=0.01)
 
 # %% [markdown]
-# The library's `Adam` (folded, with `RMSProp`) computes these lines into arrays it keeps
-# between steps, faster on large tensors, and gets the same numbers to the bit:
+# The library's `Adam` (in the closed box below, with `RMSProp`) computes these lines into arrays it
+# keeps between steps, faster on large tensors, and gets the same numbers to the bit:
 
 
 # %% tags=["fold"]
@@ -1289,8 +1312,9 @@ if __name__ == "__main__":
     print(f"Adam.step and the five lines, 100 steps, bit for bit: {same}")
 
 # %% [markdown]
-# The article's network, SGD against Adam at $\eta = 0.01$ from one start. The noise's variance,
-# $0.01$, is a floor: no function of $x$ predicts noise.
+# The article's network, SGD against Adam at $\eta = 0.01$ from one start. The dashed line is the
+# noise's variance, 0.01: what the true sine itself scores, since no function of $x$ predicts
+# the noise.
 
 # %% tags=["fold"]
 # SGD and Adam, 2001 steps from the same start
@@ -1309,7 +1333,7 @@ if __name__ == "__main__":
         ax = fig.subplots()
         for label, curve in curves.items():
             ax.semilogy(curve, label=label)
-        ax.axhline(0.01, color="gray", ls="--", lw=1, label="noise floor (variance 0.01)")
+        ax.axhline(0.01, color="gray", ls="--", lw=1, label="the noise's variance, 0.01")
         ax.set(xlabel="step", ylabel="MSE loss (log scale)", title="Same network, same start")
         ax.legend()
         sgd_end, adam_end = (curve[-1] for curve in curves.values())
@@ -1318,16 +1342,19 @@ if __name__ == "__main__":
             "05_sgd_vs_adam.png",
             alt=(
                 f"Loss curves of SGD and Adam at learning rate 0.01 from the same start, on a "
-                f"log scale. Adam falls to the noise floor 0.01 within a few hundred steps and "
-                f"ends at {adam_end:.4f}; SGD ends at {sgd_end:.3f}, about "
-                f"{sgd_end / 0.01:.0f} times the floor, after 2001 steps."
+                f"log scale. Adam falls to the noise's variance, 0.01, within a few hundred "
+                f"steps, then slightly below it, with a few small spikes late on, and ends at "
+                f"{adam_end:.4f}; SGD ends at {sgd_end:.3f}, about {sgd_end / 0.01:.0f} times "
+                f"the noise's variance, after 2001 steps."
             ),
         )
 
 # %% [markdown]
-# Adam reaches the floor in a few hundred steps; SGD ends four times above it. But one $\eta$
-# means two things: SGD steps $\eta\, g$, Adam about $\eta$ whatever $g$ ([Optimizers you can
-# see](../optimizers/) draws both on a loss surface).
+# Adam reaches the noise level in a few hundred steps, and then goes below it, with a few spikes:
+# it starts fitting the noise of these 200 points ([Mini-batches and held-out
+# data](../minibatches/) shows what that costs on fresh points). SGD ends four times above it.
+# One $\eta$ means two things, though: SGD steps $\eta\, g$, Adam about $\eta$ whatever $g$
+# ([Optimizers you can see](../optimizers/) draws both on a loss surface).
 #
 # ## 6. Softmax cross-entropy classification
 #
@@ -1396,15 +1423,15 @@ if __name__ == "__main__":
           f"test accuracy {test_accuracy:.1%} on the {len(y_test)} held out")  # fmt: skip
 
 # %% [markdown]
-# The first loss is a little above $\ln 3$: the random logits are small, so each guess is nearly
-# uniform, but leans, more often towards a wrong class. A first loss far from $\ln C$ would point
-# to a bug or a bad scale. After training, the held-out accuracy shows the network learned the
-# arms, not just the points.
+# The first loss is a little above $\ln 3$: each random guess leans towards some class, more often a
+# wrong one (19% right, below the 33% of a uniform guess). A first loss far from $\ln C$ would point
+# to a bug or a bad scale. After training, the held-out accuracy shows the network learned the arms,
+# not just the points.
 
 # %% tags=["fold"]
 # Plotting: the decision regions
 if __name__ == "__main__":
-    fig = new_figure(figsize=(6.4, 6))
+    fig = new_figure(figsize=(8, 6))
     if fig is not None:
         ax = fig.subplots()
         grid = np.linspace(-1.15, 1.15, 300)
@@ -1421,7 +1448,7 @@ if __name__ == "__main__":
         ax.scatter([], [], s=30, color="white", edgecolor="k", marker="^", label="held out (test)")
         ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal",
                title=f"Decision regions, held-out accuracy {test_accuracy:.1%}")  # fmt: skip
-        ax.legend(loc="lower left", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
         save_figure(
             fig,
             "06_spiral_decision_regions.png",

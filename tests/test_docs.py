@@ -123,6 +123,19 @@ def test_a_fold_cell_collapses_its_code_under_its_first_comment_and_keeps_its_ou
     assert tag in page and tag not in folded
 
 
+def test_an_answer_cell_collapses_its_code_and_its_output(rendered):
+    page = rendered(
+        code("# The answer, computed\nx = 1\nprint(x)", "answer", printed="the answer is 1\n"),
+        code("y = 2", printed="shown\n"),
+    )
+    folded, _ = folds.fold_notebook(page)
+    [box] = re.findall(r'<details class="fold answer">.*?</details>', folded, flags=re.DOTALL)
+    assert re.search(r"<summary>(.*?)</summary>", box).group(1) == "The answer, computed"
+    assert "x = 1" in text(box) and "the answer is 1" in text(box)
+    assert "the answer is 1" not in text(folded.replace(box, ""))
+    assert "shown" in text(folded.replace(box, ""))
+
+
 def test_a_fold_cell_must_start_with_a_comment(rendered):
     page = rendered(code("x = 1", "fold"))
     with pytest.raises(folds.FoldError, match="must start with a comment"):

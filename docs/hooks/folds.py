@@ -4,6 +4,8 @@ Two conventions, set with jupytext cell tags in a page's ``.py`` file:
 
 - ``# %% tags=["fold"]``: a code cell whose code is collapsed under its first comment line;
   what it prints and draws stays visible below.
+- ``# %% tags=["answer"]``: a code cell collapsed whole, its code and what it prints and draws,
+  under its first comment line: the answer to a question the reader tries first.
 - ``# %% [markdown] tags=["deeper"]``: a markdown cell shown as a collapsed box, titled by its
   first line (a bold phrase or a heading), which is taken out of the body.
 
@@ -52,6 +54,7 @@ def fold_notebook(page: str) -> tuple[str, set[str]]:
     tags no longer printed above the code. Also returns the ids of the elements that ended up
     inside a collapsed body, which the table of contents must leave out."""
     page = _remove_tag_toolbars(page)
+    page = _fold_answer_cells(page)
     page = _fold_code_cells(page)
     return _fold_deeper_cells(page)
 
@@ -81,7 +84,23 @@ def _fold_code_cells(page: str) -> str:
     return "".join(out)
 
 
-def _fold_summary(wrapper: str) -> str:
+def _fold_answer_cells(page: str) -> str:
+    out, position = [], 0
+    answer = re.compile(r'<div class="jp-Cell [^"]*\bjp-CodeCell\b[^"]*\bcelltag_answer\b[^"]*"')
+    while match := answer.search(page, position):
+        start, end = match.start(), element_end(page, match.start())
+        cell = page[start:end]
+        summary = html.escape(_fold_summary(cell, "answer"), quote=False)
+        out += [
+            page[position:start],
+            f'<details class="fold answer"><summary>{summary}</summary>{cell}</details>',
+        ]
+        position = end
+    out.append(page[position:])
+    return "".join(out)
+
+
+def _fold_summary(wrapper: str, tag: str = "fold") -> str:
     """The first line of a code cell, a comment, without its ``#``."""
     copy = _COPY_TEXT.search(wrapper)
     source = html.unescape(copy.group(1)) if copy else ""
@@ -89,7 +108,7 @@ def _fold_summary(wrapper: str) -> str:
     match = re.fullmatch(r"#+ ?(.*\S)\s*", first)
     if not match:
         raise FoldError(
-            f'a code cell tagged "fold" must start with a comment naming what it holds: {first!r}'
+            f'a code cell tagged "{tag}" must start with a comment naming what it holds: {first!r}'
         )
     return match.group(1)
 
