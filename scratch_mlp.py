@@ -4,10 +4,11 @@
 # Train a neural network with nothing but NumPy, writing every derivative yourself, following the
 # article *The Training Loop From Scratch: Forward, Backward, Gradient Descent in NumPy*.
 #
-# **You need** derivatives and the chain rule, matrix products, NumPy. **You will** derive a
-# network's backward pass by hand, check it with numbers, write the training loop, and train with
-# Adam and softmax cross-entropy: what PyTorch's `loss.backward()` and `optimizer.step()` do for
-# you. **About 30 minutes.** Every network trains by repeating four steps:
+# **You need** derivatives and the chain rule, matrix products, NumPy, and the mean and variance
+# of a random number. **You will** derive a network's backward pass by hand, check it with
+# numbers, write the training loop, and train with Adam and softmax cross-entropy: what PyTorch's
+# `loss.backward()` and `optimizer.step()` do for you. **About 45 minutes**, with the exercise.
+# Every network trains by repeating four steps:
 #
 # 1. **forward**: compute the output from the input and the parameters;
 # 2. **loss**: one number saying how wrong that output is;
@@ -527,7 +528,7 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # The loss falls from 1.59 to 0.042, four times the noise's variance (0.01); the fit bends where a
-# hidden unit's $Z_1$ crosses 0. Oddly, it halves at step 1, then *climbs* for nineteen steps:
+# hidden unit's $Z_1$ crosses 0. Oddly, it halves at step 1, then *climbs* until step 20:
 # $\eta$ is a little too large for the direction in which the loss curves most sharply, so the
 # first steps overshoot
 # ([The step size and curvature](../step_size/) shows why, and why training recovers).
@@ -673,10 +674,8 @@ if __name__ == "__main__":
         print(f"{name:5s} = {np.asarray(value).tolist()}")
 
 # %% [markdown]
-# Each line is one pattern, and each gradient has its array's shape: `dW2 = A1.T @ d_out` sums
-# over the examples, so the transpose of the layer's input goes on the left; `d_A1 = d_out @ W2.T`
-# sums over the units $A_1$ feeds, so the transpose of the weight goes on the right. The whole
-# example as a graph:
+# Each line is one pattern; `dW2 = A1.T @ d_out` and `d_A1 = d_out @ W2.T` are the matrix rules
+# above. The whole example as a graph:
 
 # %% tags=["fold"]
 # Plotting: the worked example's graph, with its arrays
@@ -744,7 +743,7 @@ if __name__ == "__main__":
 # $$\mathtt{d\_out} = \frac{\partial L}{\partial\, \mathrm{out}} = \tfrac{2}{M}(\mathrm{out} - y)
 #   \quad (N, C).$$
 #
-# Without the $1/M$ the gradient, and so the step, would grow with the batch.
+# Without the $1/M$ the gradient, and so the step, would grow with the number of examples.
 
 
 # %%
@@ -769,12 +768,15 @@ def mse_loss(out, y):
 #   sums of $G$, $(1, q)$. Broadcast over the batch going forward, summed over it going back.
 # - $X_{ik}$ multiplies $W_{kj}$ for every unit $j$: $\frac{\partial L}{\partial X_{ik}} =
 #   \sum_j G_{ij} W_{kj}$, so $\mathtt{d\_X} = G W^\top$, shape $(N, p)$.
+#
+# The backward pass needs the forward pass's $X$ and $W$, so `linear_forward` returns them as a
+# **cache** for `linear_backward`.
 
 
 # %%
 def linear_forward(X, W, b):
     """``Z = X W + b`` for ``X`` (N, p), ``W`` (p, q), ``b`` (1, q): ``(Z, cache)``."""
-    Z = np.dot(X, W) + b  # (N, q)   np.dot(X, W) is X @ W (the note after 2.6 says why)
+    Z = np.dot(X, W) + b  # (N, q)   X @ W, by np.dot: faster for a column times a row
     return Z, (X, W)
 
 
@@ -857,12 +859,8 @@ def loss_and_grads(params, X, y, loss_fn, activation=RELU):
     return loss, mlp_backward(params, cache, d_out)  # backward
 
 
-# %% [markdown] tags=["deeper"]
-# **Going deeper: why `np.dot` and not `@`.** For 2-D arrays both compute the matrix product,
-# usually through the same BLAS routine (BLAS: the optimised library NumPy hands matrix
-# products to). For a column times a row, $(N, 1)$ times $(1, q)$, which the article's network
-# meets twice a step, `@` runs a plain loop instead, several times slower, with the same numbers.
-# The [Benchmark](../benchmark/) page measures it.
+# %% [markdown]
+# Every line of the article's loop in section 1 is now one of these rules.
 
 # %% [markdown]
 # ## 3. Gradient checking
@@ -1100,7 +1098,7 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
 #
 # `SGD` makes this update in place (stochastic gradient descent: stochastic when each step takes
 # a random batch of rows; here every step takes all of them). With **momentum** $\mu > 0$ it steps
-# along a running sum of past gradients instead (section 5).
+# along a decaying sum of past gradients instead (section 5).
 # `train` repeats forward, loss, backward and update, on all $N$ rows or, with `batch_size`, on
 # that many at a time, reshuffled every **epoch** (pass over the data; see [Mini-batches and
 # held-out data](../minibatches/)).
@@ -1169,21 +1167,15 @@ if __name__ == "__main__":
     same_run = all(np.array_equal(params[k], params_article[k]) for k in params)
     print(f"same start: {same_start}; identical to the article's loop, bit for bit: {same_run}")
 
-# %% [markdown] tags=["deeper"]
-# **Going deeper: why `train` does not call `loss_and_grads`.** It writes the same three calls
-# out so that each step's arrays live until the next forward pass has made its own. NumPy then
-# reuses that memory instead of asking the operating system for fresh pages every step, which on
-# the article's network costs more than the arithmetic ([Benchmark](../benchmark/)).
-
 # %% [markdown]
 # ## 5. Adam
 #
 # One learning rate must be small enough for the direction in which the loss curves most (or steps
 # overshoot, as in section 1) yet large enough to progress along the flattest. **Momentum** helps:
 # gradients that keep their sign build up speed, ones that flip partly cancel. **RMSProp** divides
-# each coordinate's step by the root of a running mean of its squared gradient, so each moves about
-# $\eta$ whatever its gradient's scale. **Adam** (Kingma & Ba, 2015) does both. With $g_t$ the
-# gradient at step $t = 1, 2, \ldots$ and $m_0 = v_0 = 0$:
+# each coordinate's step by the root of a running mean of its squared gradient, so, once that mean
+# has settled, each moves about $\eta$ whatever its gradient's scale. **Adam** (Kingma & Ba, 2015)
+# does both. With $g_t$ the gradient at step $t = 1, 2, \ldots$ and $m_0 = v_0 = 0$:
 #
 # $$m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
 #   v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2,$$
@@ -1313,8 +1305,8 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # The article's network, SGD against Adam at $\eta = 0.01$ from one start. The dashed line is the
-# noise's variance, 0.01: what the true sine itself scores, since no function of $x$ predicts
-# the noise.
+# noise's variance, 0.01, about what the true sine itself scores (no function of $x$ predicts
+# the noise).
 
 # %% tags=["fold"]
 # SGD and Adam, 2001 steps from the same start
@@ -1324,6 +1316,7 @@ if __name__ == "__main__":
     curves["Adam, lr = 0.01"] = train(params, X_sine, y_sine, mse_loss, Adam(lr=0.01), steps=2001)
     for label, curve in curves.items():
         print(f"{label:16s} loss after 2001 steps: {curve[-1]:.5f}")
+    print(f"sin(x) itself, on these 200 points: {np.mean((np.sin(X_sine) - y_sine) ** 2):.5f}")
 
 # %% tags=["fold"]
 # Plotting: SGD against Adam
@@ -1350,8 +1343,8 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
-# Adam reaches the noise level in a few hundred steps, and then goes below it, with a few spikes:
-# it starts fitting the noise of these 200 points ([Mini-batches and held-out
+# Adam reaches the noise level in a few hundred steps, then goes below what the true sine scores,
+# with a few spikes: it starts fitting the noise of these 200 points ([Mini-batches and held-out
 # data](../minibatches/) shows what that costs on fresh points). SGD ends four times above it.
 # One $\eta$ means two things, though: SGD steps $\eta\, g$, Adam about $\eta$ whatever $g$
 # ([Optimizers you can see](../optimizers/) draws both on a loss surface).
@@ -1462,8 +1455,9 @@ if __name__ == "__main__":
 # ## What you have built
 #
 # A network of any depth, every derivative by hand and checked, gradient descent, Adam and a
-# classifier: the whole training loop. PyTorch's `loss.backward()` is `mlp_backward`,
-# `optimizer.step()` is `Adam.step`. Next: [the step size](../step_size/),
+# classifier: the whole training loop. PyTorch's `loss.backward()` computes what `mlp_backward`
+# does, for any network, by recording the forward pass as it runs; `optimizer.step()` is
+# `Adam.step`. Next: [the step size](../step_size/),
 # [optimizers you can see](../optimizers/), [mini-batches and held-out data](../minibatches/),
 # [when it breaks](../failure_modes/), the [exercises](../exercises/) and
 # [PyTorch](../pytorch/) side by side.
