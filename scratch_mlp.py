@@ -631,9 +631,9 @@ if __name__ == "__main__":
 #
 # **Try it first.** The forward pass gives $Z_1 = \begin{pmatrix} 1.5 & -0.5 \\ -1.5 & 2.5
 # \end{pmatrix}$ and $\mathrm{out} = \begin{pmatrix} 1.5 \\ 1.25 \end{pmatrix}$; $L$ is the mean
-# of $(\mathrm{out} - y)^2$. With a pencil and the rules above, work out $\mathtt{d\_out}$,
-# $\mathtt{d\_A1}$, $\mathtt{d\_Z1}$, $\mathtt{dW1}$ and $\mathtt{db1}$; then open the two
-# answers (the article's loop names $\mathtt{d\_out}$ `d_out_layer`).
+# of $(\mathrm{out} - y)^2$. With a pencil and the rules above, work out $\mathtt{d\_out}$ (the
+# article's `d_out_layer`), $\mathtt{d\_A1}$, $\mathtt{d\_Z1}$, $\mathtt{dW1}$ and
+# $\mathtt{db1}$; then open the two answers.
 
 # %% [markdown] tags=["deeper"]
 # **The answer, worked by hand.** $\mathtt{d\_out} = \tfrac{2}{2}(\mathrm{out} - y) =
@@ -903,10 +903,10 @@ def numerical_gradient(f, x, h: float = 1e-5):
 # %% [markdown]
 # `grad_check` compares it with `mlp_backward`'s $g$. **An entry passes when $|g - g_\mathrm{num}|
 # \le 10^{-8} + 10^{-6} |g_\mathrm{num}|$**: far above rounding, far below a real bug (PyTorch's
-# `gradcheck` uses a rule of this form, with looser tolerances). If moving $\theta$ to $\theta
-# \pm h$ flips the sign of some pre-activation, the two sides of a kink are mixed and correct
-# code fails: `grad_check` skips and counts such entries ([When it breaks](../failure_modes/)
-# shows one).
+# `gradcheck` uses a rule of this form, with looser defaults: $10^{-5}$ and $10^{-3}$). If moving
+# $\theta$ to $\theta \pm h$ flips the sign of some pre-activation, the two sides of a kink are
+# mixed and correct code fails: `grad_check` skips and counts such entries ([When it
+# breaks](../failure_modes/) shows one).
 
 
 # %% tags=["fold"]
