@@ -142,15 +142,23 @@ if __name__ == "__main__":
 # each step follows its own batch, so with batch 1 the loss on all rows keeps jumping, far above
 # the full batch's curve after 2000 updates; a smaller $\eta$ late in training would calm it.
 #
-# **What does an update cost?** Counted in arithmetic, an example seen is the right unit. The
-# matrix products of a step, forward and backward, do a fixed number of multiply-adds per row,
-# and so do the ReLU, its mask and the loss: 200 rows are 200 times the arithmetic of one.
-# (Adam's update does not grow with the batch: it touches the same 193 parameters every step.)
-# Counted in seconds, on a network this small, it is not: each NumPy call has a fixed cost to
-# start, whatever the size of its arrays, a step makes a few dozen calls, and the arithmetic of
-# 200 rows of a 64-unit layer adds little to that. The cell below counts the multiply-adds from
-# the layer shapes and times steps with `time.perf_counter`, each batch size over 1000 steps, five
-# times, keeping the median.
+# **What does an update cost?** Count the arithmetic first, in floating-point operations: an
+# add, a multiply, a division, a square root, a comparison or a max is one, a multiply-add two.
+# A step has three parts.
+#
+# - The matrix products, forward and backward: a fixed number of multiply-adds per row, 320 for
+#   this network.
+# - The entry-by-entry work of the forward and backward passes, also per row: adding each bias
+#   and summing its gradient, the ReLU, its mask and the product with the mask, and the loss.
+# - Adam's update, which does not grow with the batch: it touches the same 193 parameters at
+#   every step. By its equations in [the training loop](../scratch_mlp/#5-adam), each parameter
+#   costs 13 operations: 3 for $m_t$ (two products and a sum), 4 for $v_t$ (the square, two
+#   products, a sum), 1 for each bias correction, 1 for the square root, 1 to add $\epsilon$,
+#   and 3 for the step (times $\eta$, the division, the subtraction).
+#
+# These counts are an estimate read off the equations, not a measurement: NumPy may do a little
+# more or less. The cell below counts them from the layer shapes, and times steps with
+# `time.perf_counter`, each batch size over 1000 steps, five times, keeping the median.
 
 
 # %%
@@ -161,6 +169,28 @@ def multiply_adds_per_step(sizes, batch_size: int) -> int:
     shapes = list(zip(sizes[:-1], sizes[1:], strict=True))  # (p, q) of each layer's W
     per_row = sum((2 if l == 0 else 3) * p * q for l, (p, q) in enumerate(shapes))
     return batch_size * per_row
+
+
+ADAM_OPERATIONS = 13  # per parameter: m 3, v 4, the two corrections 2, sqrt 1, + eps 1, step 3
+
+
+def operations_per_step(sizes, batch_size: int) -> dict:
+    """An estimate, from the equations, of the floating-point operations of one ``train`` step
+    of Adam on an MLP of widths ``sizes`` (a multiply-add counts 2, any other operation 1):
+    ``{"products": ..., "entrywise": ..., "update": ..., "total": ...}``."""
+    widths = sizes[1:]  # the units of each layer; the last layer is the output
+    per_row = (
+        2 * sum(widths)  # each bias added (forward) and summed into db (backward)
+        + 3 * sum(widths[:-1])  # each hidden unit: max(0, Z), the mask Z > 0, d_A times the mask
+        + 5 * widths[-1]  # the loss per output: out - y, its square, its sum, 2 * diff / size
+    )
+    parameters = sum(p * q + q for p, q in zip(sizes[:-1], sizes[1:], strict=True))
+    counts = {
+        "products": 2 * multiply_adds_per_step(sizes, batch_size),
+        "entrywise": batch_size * per_row,
+        "update": ADAM_OPERATIONS * parameters,
+    }
+    return {**counts, "total": sum(counts.values())}
 
 
 def seconds_per_step(batch_size: int, steps: int = 1000, repeats: int = 5) -> float:
@@ -178,28 +208,53 @@ def seconds_per_step(batch_size: int, steps: int = 1000, repeats: int = 5) -> fl
 
 if __name__ == "__main__":
     step_time = {b: seconds_per_step(b) for b in BATCH_SIZES}
+    operations = {b: operations_per_step([1, 64, 1], b) for b in BATCH_SIZES}
+    print(f"{'':9}{'operations per step':^37}{'time':>12}{f'to reach {THRESHOLD}':^31}".rstrip())
+    print(
+        f"{'':9}{'products':>9}{'entrywise':>11}{'update':>8}{'total':>9}{'per step':>12}"
+        f"{'updates':>10}{'operations':>11}{'time':>10}"
+    )
     for b in BATCH_SIZES:
-        seen = examples_to_threshold(batch_logs[b], b)
+        updates = examples_to_threshold(batch_logs[b], b) // b
+        ops = operations[b]
         print(
-            f"batch {b:3d}: {multiply_adds_per_step([1, 64, 1], b):6,} multiply-adds, "
-            f"{step_time[b] * 1e6:5.0f} µs per step; to reach {THRESHOLD}: "
-            f"{seen // b:4d} updates, about {seen // b * step_time[b] * 1e3:4.0f} ms"
+            f"batch {b:3d} {ops['products']:8,} {ops['entrywise']:10,} {ops['update']:7,} "
+            f"{ops['total']:8,} {step_time[b] * 1e6:8.0f} µs {updates:9d} "
+            f"{updates * ops['total'] / 1e6:8.1f} M {updates * step_time[b] * 1e3:6.0f} ms"
         )
+    one, full = operations[1]["total"], operations[200]["total"]
     print(
         f"batch 200 against batch 1: "
         f"{multiply_adds_per_step([1, 64, 1], 200) / multiply_adds_per_step([1, 64, 1], 1):.0f}x "
-        f"the multiply-adds, {step_time[200] / step_time[1]:.1f}x the time per step"
+        f"the multiply-adds, {full / one:.0f}x the operations of the whole step, "
+        f"{step_time[200] / step_time[1]:.1f}x the time per step"
+    )
+    # What an operation costs at the margin, from the two, and so the 1-row step's arithmetic
+    per_operation = (step_time[200] - step_time[1]) / (full - one)
+    print(
+        f"at the {per_operation * 1e9:.2f} ns per operation that the extra operations of batch 200 "
+        f"cost, batch 1's {one:,} operations\ntake about {one * per_operation * 1e6:.1f} µs of its "
+        f"{step_time[1] * 1e6:.0f} µs step; the rest is fixed cost per call"
     )
 
 # %% [markdown]
-# So both statements hold, in their own units. In the arithmetic of the forward and backward passes
-# a 200-row step is 200 times a 1-row step, and per example seen the small batches learn far more.
-# In wall time, on this network, a 200-row step costs only a small multiple of a 1-row step (the
-# ratio printed above), because fixed costs, not arithmetic, fill a step. Batch 1, the clear winner
-# per example, is then the slowest of the three to reach 0.02 by the clock. The arithmetic decides
-# once a step's matrices are large: the [Benchmark](../benchmark/) page times a 784-256-10 network,
-# where it does. That is where mini-batches earn their keep, along with data sets too large to take
-# in one step.
+# From batch 1 to batch 200 the matrix products grow 200-fold, but the whole step's arithmetic
+# only 56-fold: at batch 1, Adam's update, 2,509 operations, outweighs the forward and backward
+# passes, 640 operations in the products and 327 entry by entry. Small batches still reach 0.02
+# with the least arithmetic: 3.8 million operations for batch 1, 5.8 million for batch 16, 43.1
+# million for the full batch.
+#
+# In wall time the gap shrinks further: a 200-row step takes less than twice as long as a 1-row
+# step (the ratio printed above), for 56 times the arithmetic. Every step also pays fixed costs,
+# whatever the size of its arrays: the Python calls of the forward pass, the loss, the backward
+# pass and the update, the input checks in each of them, and the start of each of a few dozen
+# NumPy operations. The two timings give an estimate of the arithmetic's share: the extra
+# operations of batch 200 cost a fraction of a nanosecond each, so batch 1's 3,476 take under a
+# microsecond of its step, and the fixed costs take the rest. That is why batch 1, the winner per
+# example and per operation, is the slowest of the three to reach 0.02 by the clock. The
+# arithmetic decides once a step's matrices are large: the [Benchmark](../benchmark/) page times a
+# 784-256-10 network, where it does. That is where mini-batches earn their keep, along with data
+# sets too large to take in one step.
 #
 # ## 2. Held-out data
 #
@@ -220,6 +275,17 @@ def held_out_points(n: int = 200, noise: float = 0.1):
 def noise_of(X, y) -> float:
     """The loss of the true function, sin(x), on the points: the mean square of their noise."""
     return float(np.mean((y - np.sin(X)) ** 2))
+
+
+def smooth_stretch(log, start: int = 500) -> slice:
+    """The measurements from update ``start`` up to the last one before the training loss first
+    rises: the stretch of a run before Adam's jitter sets in, as a slice of the log."""
+    first = int(np.flatnonzero(log["updates"] == start)[0])
+    rises = np.flatnonzero(np.diff(log["training"][first:]) > 0)
+    return slice(first, first + (rises[0] + 1 if rises.size else len(log["training"]) - first))
+
+
+LAST = 500  # the updates at the end of the run that the text averages over
 
 
 if __name__ == "__main__":
@@ -244,11 +310,27 @@ if __name__ == "__main__":
         f"held-out loss minus held-out noise: {held_log['held-out'][-1] - noise['held-out']:.4f}; "
         f"the fit's mean squared distance from sin(x) on [-pi, pi]: {off_sine:.4f}"
     )
+    smooth = smooth_stretch(held_log)
+    updates, training, held = (held_log[k][smooth] for k in ("updates", "training", "held-out"))
+    print(
+        f"updates {updates[0]} to {updates[-1]}, while the training loss falls at every "
+        f"measurement:\n  training {training[0]:.5f} -> {training[-1]:.5f}, held-out "
+        f"{held[0]:.5f} -> {held[-1]:.5f} (lowest {held.min():.5f} at update "
+        f"{updates[np.argmin(held)]}, highest {held.max():.5f} at {updates[np.argmax(held)]});\n"
+        f"  gap {held[0] - training[0]:.5f} -> {held[-1] - training[-1]:.5f}"
+    )
+    last = held_log["updates"] > held_log["updates"][-1] - LAST
+    training_last, held_last = held_log["training"][last], held_log["held-out"][last]
+    print(
+        f"the last {LAST} updates ({last.sum()} measurements): held-out from {held_last.min():.4f} "
+        f"to {held_last.max():.4f};\n  on average training {training_last.mean():.5f}, held-out "
+        f"{held_last.mean():.5f}, gap {held_last.mean() - training_last.mean():.5f}"
+    )
 
 # %% tags=["fold"]
 # Figure: training and held-out loss, each with the loss of sin(x) on its points
 if __name__ == "__main__":
-    fig = sm.new_figure(figsize=(10, 3.6))
+    fig = sm.new_figure(figsize=(10, 3.8), layout="constrained")
     if fig is not None:
         whole, zoom = fig.subplots(1, 2)
         late = held_log["updates"] >= 400
@@ -264,7 +346,16 @@ if __name__ == "__main__":
         whole.set(xlabel="updates", ylabel="MSE loss (log scale)", ylim=(0.005, 2))
         whole.set_title("The whole run", fontsize=10)
         whole.legend(fontsize=8)
-        zoom.set(xlabel="updates")
+        # Each curve runs close to the other set's dotted line: every line carries its own label.
+        for x, y_text, va, color, text in [
+            (450, noise["training"], "bottom", "C0", "sin(x) on the training points"),
+            (450, noise["held-out"], "bottom", "C1", "sin(x) on the held-out points"),
+            (800, held_log["held-out"][smooth].min(), "top", "C1", "held-out loss"),
+            (800, held_log["training"][smooth].min(), "top", "C0", "training loss"),
+        ]:
+            zoom.text(x, y_text - 0.00005 if va == "top" else y_text + 0.00003, text, va=va,
+                      color=color, fontsize=8)  # fmt: skip
+        zoom.set(xlabel="updates", ylabel="MSE loss", ylim=(0.0083, 0.012))
         zoom.set_title("From update 400, zoomed in", fontsize=10)
         fig.suptitle("Adam, lr = 0.01: fitting the data, and fitting its noise")
         sm.save_figure(
@@ -273,10 +364,14 @@ if __name__ == "__main__":
             alt=(
                 "Training and held-out loss, measured together every 20 updates over 2000 "
                 "updates of Adam. Left, log scale: both start at about 1.6 and fall together to "
-                "near 0.01. Right, zoomed in from update 400: dotted lines mark the loss of "
-                "sin(x) itself, 0.0105 on the training points and 0.0094 on the held-out points; "
-                "the training loss ends below its line, at 0.0087, the held-out loss above its "
-                "line, at 0.0105."
+                "near 0.01. Right, zoomed in from update 400, each line labelled where it runs: "
+                "dotted lines mark the loss of sin(x) itself, 0.0105 on the training points and "
+                "0.0094 on the held-out points. The training loss runs below both lines, but for "
+                "a few spikes late in the run, "
+                "falling smoothly from 0.0091 at update 500 to 0.0088 by update 1360, and ends "
+                "at 0.0087, below its own line at 0.0105; the held-out loss runs just under the "
+                "training points' line, near 0.0103, then jitters between 0.0101 and 0.0116 over "
+                "the last 500 updates, and ends at 0.0105, above its own line at 0.0094."
             ),
         )
 
@@ -297,12 +392,20 @@ if __name__ == "__main__":
 # below their noise of 0.0105. It has bent its curve towards the particular noise of those 200
 # points, and on them that bending scores. On fresh points the same bending is error: the
 # held-out loss ends at 0.0105, above their noise of 0.0094, by 0.0011, about the fit's own mean
-# squared distance from $\sin x$, 0.0014. From update 500 to 2000 the training loss keeps
-# creeping down, from 0.0091 to 0.0087, while the held-out loss creeps *up*, from 0.0103 to
-# 0.0105: that gap is **memorisation**, a fit to noise that will not come again. The usual
-# remedies are to stop early, when the held-out loss stops falling; fewer parameters; or more
-# data. (The jitter of both curves late in the run is Adam's: its steps stay about $\eta$ long,
-# so near the minimum it rattles. A smaller $\eta$ late in training calms it.)
+# squared distance from $\sin x$, 0.0014.
+#
+# Watch the two curves while the network goes on fitting. From update 500 to 1360 the training
+# loss falls at every measurement, from 0.00907 to 0.00877, and the held-out loss stops falling:
+# 0.01029 at update 500, 0.01034 at 1360, and in between never below 0.01028 (at update 540). The
+# gap between them grows from 0.00122 to 0.00157. After that, Adam's jitter sets in: it divides
+# each step by the size of the recent gradients, so its steps do not shrink as the gradients do,
+# and near the minimum it rattles (a smaller $\eta$ late in training calms it). Over
+# the last 500 updates the held-out loss swings between 0.0101 and 0.0116 from one measurement to
+# the next, so no single measurement there says much; averaged over those 500 updates, the
+# training loss is 0.00899 and the held-out loss 0.01062, a gap of 0.00164, still wider than at
+# update 500. That widening gap is **memorisation**, a fit to noise that will not come again. The
+# usual remedies are to stop early, when the held-out loss stops falling; fewer parameters; or
+# more data.
 #
 # A held-out set is how a network should be judged, and it must stay unseen: a choice made by
 # looking at its loss (a learning rate, a step to stop at) is a little training on it.

@@ -88,13 +88,13 @@ if __name__ == "__main__":
 #
 # ## 2. Momentum
 #
-# **Momentum** keeps a running sum of the gradients, the velocity $b$, and steps along it
+# **Momentum** keeps a running sum of the gradients, $u_t$, the velocity, and steps along it
 # instead of along the gradient:
 #
-# $$b_t = \mu\, b_{t-1} + g_t, \qquad \theta_t = \theta_{t-1} - \eta\, b_t ,$$
+# $$u_t = \mu\, u_{t-1} + g_t, \qquad \theta_t = \theta_{t-1} - \eta\, u_t ,$$
 #
-# with $b_0 = 0$ and $\mu$ between 0 and 1 (`SGD(lr, momentum=mu)`; $\mu = 0$ is plain SGD). If
-# the gradient keeps its direction and size, $b$ grows towards $g / (1 - \mu)$: with $\mu = 0.8$,
+# with $u_0 = 0$ and $\mu$ between 0 and 1 (`SGD(lr, momentum=mu)`; $\mu = 0$ is plain SGD). If
+# the gradient keeps its direction and size, $u$ grows towards $g / (1 - \mu)$: with $\mu = 0.8$,
 # five times the gradient, as if $\eta$ were five times larger. Along the flat axis that is what
 # happens. Along the steep axis the gradient changes sign whenever $\theta$ crosses the valley
 # floor, but the velocity does not turn at once: it carries $\theta$ past the floor, and back
@@ -137,6 +137,17 @@ if __name__ == "__main__":
             f"roots, {name} axis: {roots.round(3)}, size {np.abs(roots).round(3)}, angle "
             f"{np.degrees(np.abs(np.angle(roots[0]))):.1f} degrees"
         )
+    mu = 0.8
+    print(
+        f"mu = {mu}: complex roots for lr * lambda from {(1 - np.sqrt(mu)) ** 2:.4f} to "
+        f"{(1 + np.sqrt(mu)) ** 2:.3f}; stable for lr * lambda < 2 (1 + mu) = {2 * (1 + mu):.1f}"
+    )
+    for lr in (0.35, 0.37):  # on either side of 2 (1 + mu) / lambda_max = 0.36
+        loss = bowl_loss(descend(sm.SGD(lr=lr, momentum=mu)))
+        print(
+            f"momentum {mu}, lr {lr}: loss after 60 steps {loss[-1]:.2e} "
+            f"(at the start {loss[0]:.1f})"
+        )
 
 # %% tags=["fold"]
 # Plotting: the distance to the bottom along each axis, for SGD and momentum
@@ -177,7 +188,7 @@ if __name__ == "__main__":
 # %% [markdown] tags=["deeper"]
 # **Going deeper: where 0.894 and 0.927 come from.** Along an axis of curvature $\lambda$, write
 # $c_t$ for the distance to the bottom; the gradient there is $\lambda c_t$. From
-# $\theta_t - \theta_{t-1} = -\eta b_t$ and $b_t = \mu b_{t-1} + g_t$:
+# $\theta_t - \theta_{t-1} = -\eta u_t$ and $u_t = \mu u_{t-1} + g_t$:
 #
 # $$c_{t+1} = (1 + \mu - \eta\lambda)\, c_t - \mu\, c_{t-1} .$$
 #
@@ -186,9 +197,21 @@ if __name__ == "__main__":
 # $\sqrt{\mu} = 0.894$, the shrinking per step, and their angle, 43.4°, makes a full swing every
 # $360/43.4 = 8.3$ steps, so the floor is crossed every 4.15 steps. On the flat axis
 # ($\eta\lambda = 0.01$) the roots are real, 0.927 and 0.863, and the larger one sets the pace.
-# Whenever the roots are complex, their size is $\sqrt{\mu}$, whatever $\eta$: a larger $\mu$
-# speeds up the flat axis and slows the damping of the steep one. Goh's "Why Momentum Really
-# Works" (Distill, 2017) draws this in full.
+#
+# The roots are complex where $(1 + \mu - \eta\lambda)^2 < 4\mu$, that is for
+#
+# $$(1 - \sqrt{\mu})^2 < \eta\lambda < (1 + \sqrt{\mu})^2 ,$$
+#
+# from 0.0111 to 3.589 for $\mu = 0.8$. Only there is the size of both roots $\sqrt{\mu}$,
+# whatever $\eta$, and the swings shrink by $\sqrt{\mu}$ per step; in that range a larger $\mu$
+# speeds up the flat axis and slows the damping of the steep one. Below it the roots are real and
+# positive, and $c$ slides to the bottom without swinging, as on the flat axis. Above it they are
+# real and negative, and the smaller passes $-1$ where $1 + (1 + \mu - \eta\lambda) + \mu = 0$:
+# momentum is stable only for $\eta\lambda < 2(1 + \mu)$, that is $\eta < 2(1 + \mu)/\lambda$,
+# against $2/\lambda$ without it. On this bowl, with $\mu = 0.8$, that limit is
+# $3.6/10 = 0.36$, where SGD's is 0.2: at $\eta = 0.35$ the loss after 60 steps is
+# $2.2 \times 10^{-4}$, and at 0.37 it is $1.3 \times 10^{15}$. Goh's "Why Momentum Really
+# Works" (Distill, 2017) draws all this in full.
 
 # %% [markdown]
 # ## 3. RMSProp
@@ -278,8 +301,9 @@ if __name__ == "__main__":
 #
 # ## 5. All four on the bowl
 #
-# The same start, 60 steps each; then SGD on either side of its limit $2/\lambda_\mathrm{max} =
-# 0.2$, 20 steps each.
+# The same start, 60 steps each, each method at one learning rate picked by hand for this bowl:
+# 0.18 for SGD, 0.05 for momentum, 0.3 for RMSProp and 0.5 for Adam. Then SGD on either side of
+# its limit $2/\lambda_\mathrm{max} = 0.2$, 20 steps each.
 
 # %%
 if __name__ == "__main__":
@@ -338,15 +362,19 @@ if __name__ == "__main__":
         )
 
 # %% [markdown]
+# These are four runs, one rate each, so the order of their losses ranks the runs, not the
+# methods: at another rate, or on another bowl, it can change. (Momentum at $\eta = 0.35$, in the
+# box of section 2, ends lower than at 0.05.)
+#
 # - **SGD** zigzags across the valley and creeps along it.
 # - **Momentum** swings across the valley in its damped oscillation while it gathers speed along
 #   the valley, and ends with the lowest loss, 28 times below SGD's.
 # - **RMSProp** and **Adam** rescale each coordinate, that is, each axis of the plot. RMSProp's
 #   first step is the jump of 3.0 in both coordinates, and Adam's first steps are 0.5 in both.
 #   But this valley runs diagonally, and no rescaling of the plot's axes straightens it: RMSProp
-#   walks down the valley no faster than SGD, and Adam swings along it and ends farthest from the
-#   minimum. In a network, whose gradients differ by orders of magnitude from one coordinate to
-#   the next, the rescaling matters more, as the next section shows.
+#   walks down the valley no faster than SGD, and Adam, at its rate of 0.5, swings along it and
+#   ends farthest from the minimum. In a network, whose gradients differ by orders of magnitude
+#   from one coordinate to the next, the rescaling matters more, as the next section shows.
 # - The last two panels are the limit of the step-size page: at $\eta = 0.19$,
 #   $|1 - \eta\lambda_\mathrm{max}| = 0.9$ and the zigzag shrinks; at 0.21 it is 1.1 and the
 #   zigzag grows.
@@ -388,6 +416,27 @@ if __name__ == "__main__":
             largest_and_smallest_steps(optimizer, params, X, y, 3), start=1
         ):
             print(f"  t={t}  loss {loss:.4f}  largest step {largest:.5f}  smallest {smallest:.8f}")
+    # Where the steps fall short of lr: each parameter's gradients over Adam's first three steps
+    params, optimizer = {name: p.copy() for name, p in params_init.items()}, sm.Adam(lr=0.01)
+    gradients = []
+    for _ in range(3):
+        before = step_size.flat(params)
+        grads = sm.loss_and_grads(params, X, y, sm.mse_loss)[1]
+        gradients.append(step_size.flat(grads))
+        optimizer.step(params, grads)
+    change, gradients = np.abs(step_size.flat(params) - before), np.array(gradients)  # at t = 3
+    k = int(np.argmin(change))
+    print(
+        f"with bias correction, t=3: the smallest step is lr / {optimizer.lr / change[k]:.0f}; "
+        f"that parameter's gradients at t = 1, 2, 3: "
+        + ", ".join(f"{g:+.4f}" for g in gradients[:, k])
+    )
+    short = change < optimizer.lr / 2
+    flipped = np.any(np.sign(gradients[1:]) != np.sign(gradients[:-1]), axis=0)
+    print(
+        f"{short.sum()} of the {change.size} steps at t=3 are below lr / 2; the gradients of "
+        f"{(short & flipped).sum()} of those {short.sum()} parameters changed sign at t = 2 or 3"
+    )
 
 # %% [markdown]
 # With the correction, the first step moves every one of the 193 parameters by $\eta = 0.01$
@@ -396,11 +445,19 @@ if __name__ == "__main__":
 # the loss jumps up, to 2.03, before it falls. The largest step stays near $\eta$ in the steps
 # after, though the gradient's entries at the start are up to 798 times apart in size.
 #
+# The smallest step does not. By $t = 3$ it is $\eta/81$, and 119 of the 193 steps are shorter
+# than $\eta/2$. Every one of those 119 parameters has a gradient that changed sign at $t = 2$ or
+# 3; the one with the smallest step had $+0.0822$, $+0.0017$, $-0.0702$. $\hat m$, a mean of
+# gradients of both signs, nearly cancels, while $\sqrt{\hat v}$ remembers their size. So
+# Adam's step is $\eta$ per coordinate on the first step, and for a gradient that keeps its sign
+# and size; where the gradient changes sign it is shorter, often far shorter.
+#
 # ### 6.2 Which learning rates work
 #
 # "The same learning rate" means two different things for SGD and Adam. SGD's step is
-# $\eta\, g$, and its stability depends on the loss's curvature. Adam's step is about $\eta$ per
-# coordinate, whatever the gradient's size. The loss after 500 steps from the article's start,
+# $\eta\, g$, and its stability depends on the loss's curvature. Adam's step is at most about
+# $\eta$ per coordinate, whatever the gradient's size: $\eta$ where the gradient keeps its sign,
+# shorter where it changes sign (section 6.1). The loss after 500 steps from the article's start,
 # for 17 rates from $10^{-4}$ to 1, shows each one's usable range. The level of the noise is
 # marked: $y = \sin x + $ noise, and the mean square of that noise on these 200 points is the loss
 # of the true curve.
@@ -430,7 +487,7 @@ if __name__ == "__main__":
         print(f"{lr:8.2e}" + "".join(f"{sweep[label][i]:9.4f}" for label in sweep))
     print(f"the noise's mean square on these points: {noise:.4f}")
     at_noise = SWEEP_RATES[sweep["Adam"] <= noise]
-    print(f"Adam at or below it for lr from {at_noise.min():.2g} to {at_noise.max():.2g}")
+    print(f"Adam at or below it for lr from {at_noise.min():.3g} to {at_noise.max():.3g}")
     best = int(np.argmin(sweep["SGD"]))
     diverged_from = SWEEP_RATES[~np.isfinite(sweep["SGD"])].min()
     print(
@@ -449,19 +506,25 @@ if __name__ == "__main__":
 # %% tags=["fold"]
 # Plotting: the loss after 500 steps against the learning rate, for SGD and Adam
 if __name__ == "__main__":
-    fig = sm.new_figure(figsize=(8, 3.6))
+    fig = sm.new_figure(figsize=(8, 4.0), layout="constrained")
     if fig is not None:
-        ax = fig.subplots()
+        strip, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 7])
         for (label, losses), marker in zip(sweep.items(), "os", strict=True):
             finite = np.isfinite(losses)
             ax.loglog(SWEEP_RATES[finite], losses[finite], marker=marker, label=label)
+        # A diverged run has no loss to plot: it gets a cross in a strip of its own.
         diverged = SWEEP_RATES[~np.isfinite(sweep["SGD"])]
-        ax.plot(diverged, np.full(len(diverged), 3.0), "x", color="C3", ms=8, label="SGD diverged")
-        ax.axvline(limit, color="gray", ls=":", lw=1, label=r"SGD's $2/\lambda_{max}$ at start")
-        ax.axvspan(first, all_from, color="C3", alpha=0.15, label="SGD's edge")
+        strip.plot(diverged, np.zeros(len(diverged)), "x", color="C3", ms=8)
+        strip.set(yticks=[], ylim=(-1, 1))
+        strip.set_ylabel("SGD\ndiverged", rotation=0, ha="right", va="center", fontsize=9)
+        for panel in (strip, ax):
+            panel.axvline(limit, color="gray", ls=":", lw=1)
+            panel.axvspan(first, all_from, color="C3", alpha=0.15)
+        ax.plot([], [], color="gray", ls=":", lw=1, label=r"SGD's $2/\lambda_{max}$ at start")
+        ax.fill_between([], [], color="C3", alpha=0.15, label="SGD's edge")
         ax.axhline(noise, color="gray", ls="--", lw=1, label="the noise's mean square")
         ax.set(xlabel="learning rate (log scale)", ylabel="loss after 500 steps (log scale)")
-        ax.set_title("Each optimizer's usable learning rates", fontsize=10)
+        strip.set_title("Each optimizer's usable learning rates", fontsize=10)
         ax.legend(fontsize=8)
         sm.save_figure(
             fig,
@@ -469,20 +532,21 @@ if __name__ == "__main__":
             alt=(
                 "The loss after 500 steps against the learning rate, both on log scales, for SGD "
                 "and Adam. SGD's loss falls slowly from 0.22 as the rate grows, past the dotted "
-                "line 2 over lambda max at 0.0095, to 0.08 at 0.018, and diverges from 0.032 on; "
-                "a shaded band between 0.021 and 0.024 marks its edge. Adam reaches the dashed "
-                "noise level for rates from about 0.006 to 0.56 and rises to 0.19 at 1, without "
+                "line 2 over lambda max at 0.0095, to 0.08 at 0.0178, and diverges from 0.0316 on; "
+                "a shaded band between 0.021 and 0.024 marks its edge, and crosses in a strip "
+                "above the plot mark the rates where it diverged. Adam reaches the dashed "
+                "noise level for rates from 0.0056 to 0.56 and rises to 0.19 at 1, without "
                 "diverging."
             ),
         )
 
 # %% [markdown]
 # SGD improves as $\eta$ grows, past $2/\lambda_\mathrm{max} = 0.0095$ at the start, to its best
-# on this grid, 0.082 at 0.018, and diverges from 0.032 on. Its usable range ends near 0.021,
+# on this grid, 0.0815 at 0.0178, and diverges from 0.0316 on. Its usable range ends near 0.021,
 # 2.2 times $2/\lambda_\mathrm{max}$ at the start (shaded): the loss first climbs, and the
 # climb's large steps flatten the loss until it is stable, the catapult that [the step-size
 # page](../step_size/) takes apart. Adam reaches the noise's level, 0.0105, for every rate from
-# 0.0056 to 0.56, and a little below it: with 193 parameters for 200 points it fits part of the
+# 0.00562 to 0.562, and a little below it: with 193 parameters for 200 points it fits part of the
 # noise itself. It has no cliff in this range. Too large a rate makes it rattle around the
 # minimum with steps of about $\eta$, and too small a rate makes it slow. SGD's best rates sit
 # just below a cliff that the curvature and the catapult set anew for each problem; Adam's
@@ -494,10 +558,14 @@ if __name__ == "__main__":
 #   says how hard that is.
 # - Momentum adds up the gradients that keep their direction, which speeds up the flat
 #   direction. Along the steep one it turns the zigzag into a damped oscillation, shrinking by
-#   $\sqrt{\mu}$ per step.
-# - RMSProp and Adam scale each coordinate's step to about $\eta$, whatever its gradient's size.
-#   RMSProp's first steps are up to $10\,\eta$, because $v$ starts at 0; Adam's bias correction
-#   removes that.
+#   $\sqrt{\mu}$ per step while $(1 - \sqrt{\mu})^2 < \eta\lambda < (1 + \sqrt{\mu})^2$. It
+#   also raises the largest stable rate, from $2/\lambda_\mathrm{max}$ to
+#   $2(1 + \mu)/\lambda_\mathrm{max}$.
+# - RMSProp and Adam scale each coordinate's step to about $\eta$, whatever its gradient's size,
+#   for a gradient that keeps its size and, for Adam, its sign. Where Adam's gradient changes
+#   sign, $\hat m$ cancels and the step shrinks (to $\eta/81$ for one of the network's
+#   parameters by the third step). RMSProp's first steps are up to $10\,\eta$, because $v$
+#   starts at 0; Adam's bias correction removes that.
 # - SGD's usable rates end at a cliff set by the curvature and the catapult. Adam's, on the
 #   article's network, span two decades without one, which makes its $\eta$ far easier to
 #   choose.

@@ -9,8 +9,11 @@
 # twice what that idea predicts, and the last section shows why: the *catapult*.
 #
 # **You need** the training loop up to its section 4: the article's network, `loss_and_grads`,
-# `SGD` and `train`. **To run it**, type `python -m docs.step_size` in the project root. It prints
-# every number on this page and writes the figures into `figures/`; importing it runs nothing.
+# `SGD` and `train`. Every step on this page uses all 200 points, so `SGD` here is full-batch
+# gradient descent, $\theta \leftarrow \theta - \eta\, g$ with the exact gradient $g$ (the
+# *stochastic* in its name comes with [mini-batches](../minibatches/)). **To run it**, type
+# `python -m docs.step_size` in the project root. It prints every number on this page and writes
+# the figures into `figures/`; importing it runs nothing.
 
 # %% tags=["fold"]
 # Imports, and the article's data and start
@@ -339,7 +342,8 @@ if __name__ == "__main__":
 # Yet the article's $\eta = 0.01$ is past that, and it trains. How much further can one go? The
 # table below runs SGD from the article's start for 500 steps, at every $\eta$ from 0.006 to
 # 0.026 in steps of 0.0005, and gives the loss it reaches. "Diverged" means that the loss
-# overflowed to infinity before step 500; `train` stops there.
+# overflowed to infinity before step 500; `train` stops there. A run that did not diverge has
+# not necessarily trained well: the table gives its loss.
 
 
 # %%
@@ -369,8 +373,8 @@ def final_losses(params, X, y, rates, steps: int = 500) -> np.ndarray:
 
 
 def edge(rates, final):
-    """``(last, first, all_from)``: the largest rate below which every run converged, the first
-    rate that diverged, and the rate from which every run diverged."""
+    """``(last, first, all_from)``: the largest rate up to which no run diverged, the first rate
+    that diverged, and the rate from which every run diverged."""
     rates, diverged = np.asarray(rates), ~np.isfinite(final)
     first = rates[np.argmax(diverged)]
     last = rates[rates < first].max()
@@ -379,6 +383,7 @@ def edge(rates, final):
 
 
 EDGE_RATES = np.round(np.linspace(0.006, 0.026, 41), 4)  # steps of 0.0005
+BUMPS_FROM = 0.015  # the sweep's rates above this, up to the edge: the text compares them
 
 if __name__ == "__main__":
     final = final_losses(params_init, X, y, EDGE_RATES)
@@ -392,15 +397,28 @@ if __name__ == "__main__":
         print("".join(cells[i::rows]))
     last, first, all_from = edge(EDGE_RATES, final)
     print(
-        f"every rate up to {last} converges; the first to diverge is {first},\n"
+        f"no rate up to {last} diverges; the first to diverge is {first},\n"
         f"{first / (2 / curvature_init):.2f} times 2/lambda_max at the start, "
-        f"{2 / curvature_init:.4f}"
+        f"{2 / curvature_init:.4f}, that is {first * curvature_init:.1f}/lambda_max"
+    )
+    at_article = final[EDGE_RATES == CLIMB_LR][0]
+    late = (EDGE_RATES > BUMPS_FROM) & (EDGE_RATES <= last)
+    higher = late & (final > at_article)
+    print(
+        f"from {EDGE_RATES[late][0]} to {last}, against {at_article:.3f} at lr = {CLIMB_LR}: "
+        f"higher at {higher.sum()} rates,\n  "
+        + ", ".join(
+            f"{lr:g} ({loss:.3f})"
+            for lr, loss in zip(EDGE_RATES[higher], final[higher], strict=True)
+        )
+        + f";\nlower at the other {(late & ~higher).sum()}, lowest {final[late].min():.3f} "
+        f"at {EDGE_RATES[late][np.argmin(final[late])]:g}"
     )
     between = (EDGE_RATES >= first) & (EDGE_RATES < all_from)
     print(
         f"from {first} to {all_from}: diverged at "
         + ", ".join(f"{lr:g}" for lr in EDGE_RATES[between & ~np.isfinite(final)])
-        + "; converged at "
+        + "; did not diverge at "
         + ", ".join(f"{lr:g}" for lr in EDGE_RATES[between & np.isfinite(final)])
         + f";\nevery rate from {all_from} diverges"
     )
@@ -410,46 +428,60 @@ if __name__ == "__main__":
 # %% tags=["fold"]
 # Plotting: the loss after 500 steps against the learning rate, and where it diverges
 if __name__ == "__main__":
-    fig = sm.new_figure(figsize=(8, 3.6))
+    fig = sm.new_figure(figsize=(8, 4.0), layout="constrained")
     if fig is not None:
-        ax = fig.subplots()
+        strip, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 7])
         ok = np.isfinite(final)
-        ax.semilogy(EDGE_RATES[ok], final[ok], "o", ms=4, color="C0", label="converged")
-        diverged = EDGE_RATES[~ok]
-        ax.plot(diverged, np.ones_like(diverged), "x", color="C3", ms=7, label="diverged")
+        ax.semilogy(EDGE_RATES[ok], final[ok], "o", ms=4, color="C0", label="did not diverge")
+        # A diverged run has no loss to plot: it gets a cross in a strip of its own.
+        strip.plot(EDGE_RATES[~ok], np.zeros((~ok).sum()), "x", color="C3", ms=7)
+        strip.set(yticks=[], ylim=(-1, 1))
+        strip.set_ylabel("diverged", rotation=0, ha="right", va="center", fontsize=9)
         limit = 2 / curvature_init
-        ax.axvline(limit, color="0.4", ls=":", label=rf"$2/\lambda_{{max}}$ at start = {limit:.4f}")
         half = (EDGE_RATES[1] - EDGE_RATES[0]) / 2
-        ax.axvspan(first - half, all_from - half, color="C3", alpha=0.1, label="mixed outcomes")
+        for panel in (strip, ax):
+            panel.axvline(limit, color="0.4", ls=":")
+            panel.axvspan(first - half, all_from - half, color="C3", alpha=0.1)
+        ax.plot([], [], color="0.4", ls=":", label=rf"$2/\lambda_{{max}}$ at start = {limit:.4f}")
+        ax.fill_between([], [], color="C3", alpha=0.1, label="mixed outcomes")
+        ax.axhline(at_article, color="0.6", lw=0.8, label=f"the loss at lr = {CLIMB_LR}")
         ax.set(xlabel=r"learning rate $\eta$", ylabel="loss after 500 steps (log scale)")
-        ax.set_ylim(0.04, 1.5)
-        ax.set_title("SGD from the article's start, 500 steps at each rate", fontsize=10)
-        ax.legend(fontsize=8, loc="center left")
+        ax.set_ylim(0.04, 0.3)
+        strip.set_title("SGD from the article's start, 500 steps at each rate", fontsize=10)
+        ax.legend(fontsize=8, loc="upper left")
         sm.save_figure(
             fig,
             "ss_edge.png",
             alt=(
-                "The loss after 500 steps of SGD against the learning rate, from 0.006 to 0.026. "
-                "A dotted line marks 2 over lambda max at the start, 0.0095. The loss falls from "
-                "0.13 to about 0.1 by 0.011, stays near 0.1, and is lower still, about 0.07, "
-                "around 0.018. From 0.021 crosses mark runs that diverged: a shaded band from "
-                "0.021 to 0.024 holds three divergences and three runs that converged, one to the "
-                "lowest loss, 0.054; from 0.024 every run diverges."
+                "The loss after 500 steps of SGD against the learning rate, from 0.006 to 0.026, "
+                "with a thin strip above the plot where crosses mark the runs that diverged. A "
+                "dotted line marks 2 over lambda max at the start, 0.0095, and a grey line the "
+                "loss at the article's rate, 0.104. The loss falls from 0.13 to about 0.1 by "
+                "0.011 and stays near 0.1 to 0.015. From there it is uneven: lower, down to "
+                "0.069, at most rates, but with bumps above the grey line, 0.13 at 0.0155 and "
+                "0.016, and 0.18 and 0.23 at 0.0195 and 0.02. From 0.021 the strip's crosses "
+                "begin: a shaded band from 0.021 to 0.024 holds three divergences and three runs "
+                "that did not diverge, one to the lowest loss, 0.054; from 0.024 every run "
+                "diverges."
             ),
         )
 
 # %% [markdown]
-# - Every rate up to 0.0205 converges: more than twice $2/\lambda_\mathrm{max}$ at the start.
-#   Past 0.015 the loss after 500 steps is often lower than at the article's rate: 0.071 at
-#   0.018, against 0.104 at 0.01.
+# - No rate up to 0.0205 diverges: that is more than twice $2/\lambda_\mathrm{max}$ at the
+#   start.
+# - Not diverging is not training well. Up to 0.015 the loss after 500 steps falls with the
+#   rate, from 0.132 at 0.006 to 0.092, with a long flat stretch near 0.10. From 0.0155 to 0.0205
+#   it is uneven. At seven of those eleven rates it is below the article's 0.104 at
+#   $\eta = 0.01$, down to 0.069 at 0.0185 (0.071 at 0.018). At the other four it is higher,
+#   the bumps in the figure: 0.132 at 0.0155, 0.128 at 0.016, 0.184 at 0.0195 and 0.234 at 0.02.
 # - The first rate to diverge is 0.021, 2.21 times $2/\lambda_\mathrm{max}$ at the start.
 # - From 0.021 to 0.024 (shaded) the outcome flips from one rate to the next. 0.021, 0.0215
-#   and 0.022 diverge; 0.0225, 0.023 and 0.0235 converge, 0.0225 to the lowest loss of all,
-#   0.054. From 0.024 on, every rate diverges.
+#   and 0.022 diverge; 0.0225, 0.023 and 0.0235 do not, and 0.0225 reaches the lowest loss of
+#   all, 0.054. From 0.024 on, every rate diverges.
 #
 # So SGD's usable range from this start ends near $\eta = 0.021$, about 2.2 times the limit of
-# section 2, and its last stretch is a gamble: the rates that train best sit next to rates that
-# blow up.
+# section 2, and its last stretch is a gamble: near the edge the loss after 500 steps jumps from
+# one rate to the next, and the rates that train best sit next to rates that blow up.
 #
 # ## 5. The catapult
 #
@@ -464,12 +496,18 @@ if __name__ == "__main__":
 #    parameters to where the loss is flatter, until $\lambda_\mathrm{max}$ falls below $2/\eta$.
 # 3. From there the loss comes down, and training goes on in the flatter region.
 #
-# In the small model that they solve exactly, this works up to $\eta = 4/\lambda_\mathrm{max}$ at
-# the start, twice the limit of section 2. Past that, the loss grows faster than the steps can
-# flatten it, and it diverges. (This network is not their model, but its edge is close: 0.021 is
-# $4.4/\lambda_\mathrm{max}$ at the start.) Below are the first 40 steps at $\eta = 0.018$, where
-# $2/\eta = 111$ is far below $\lambda_\mathrm{max} = 211$, and at 0.021, the first rate that
-# diverged.
+# Their $\lambda$ is the top eigenvalue of the *neural tangent kernel*. For a squared error that
+# is the top eigenvalue of the Hessian without its terms in the residuals $\mathrm{out} - y$, and
+# here it nearly equals $\lambda_\mathrm{max}$: the output layer's part alone, measured below, is
+# 204.5 of the 210.9. In the small model that they solve exactly, a two-layer linear network, the
+# catapult works up to $\eta = 4/\lambda$ at the start, twice the limit of section 2. Past that,
+# the loss grows faster than the steps can flatten it, and it diverges. For wide ReLU networks
+# they found, by experiment, that training goes on up to about $12/\lambda$. This narrow
+# network, of one input and 64 units, stops far earlier: 0.021 is $4.4/\lambda_\mathrm{max}$ at
+# the start. That it lands near their linear model's $4/\lambda$ is no evidence that their model
+# describes it: the networks closer to it in kind, with ReLU, went nearly three times further.
+# Below are the first 40 steps at $\eta = 0.018$, where $2/\eta = 111$ is far below
+# $\lambda_\mathrm{max} = 211$, and at 0.021, the first rate that diverged.
 
 
 # %%
@@ -622,8 +660,8 @@ if __name__ == "__main__":
 # - Gradient descent multiplies the distance to the bottom along each eigenvector of the Hessian
 #   by $1 - \eta\lambda$. A rate below $2/\lambda_\mathrm{max}$ keeps every direction stable.
 # - $\lambda_\mathrm{max}$ belongs to the point, not to the problem, and changes as the parameters
-#   move. The article's loss climbs for 20 steps because $\lambda_\mathrm{max} = 211$ starts
-#   just above $2/\eta = 200$, and the steps pull it below.
+#   move. The article's loss climbs from step 1 to its peak at step 20 because
+#   $\lambda_\mathrm{max} = 211$ starts just above $2/\eta = 200$, and the steps pull it below.
 # - Past that limit SGD can still train, by the catapult: the loss climbs until its large steps
 #   have brought $\lambda_\mathrm{max}$ below $2/\eta$. From the article's start this works up
 #   to $\eta \approx 0.021$, 2.2 times $2/\lambda_\mathrm{max}$, with a ragged edge. The best

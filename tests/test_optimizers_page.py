@@ -41,6 +41,28 @@ def test_momentum_on_the_steep_axis_is_a_damped_oscillation_shrinking_by_sqrt_mu
     assert np.diff(crossings).min() >= 2
 
 
+@pytest.mark.parametrize("mu", [0.5, 0.8, 0.9])
+def test_momentums_roots_have_size_sqrt_mu_exactly_inside_the_stated_range(mu):
+    low, high = (1 - np.sqrt(mu)) ** 2, (1 + np.sqrt(mu)) ** 2
+    for lr_lambda in np.linspace(0.001, 4.5, 451):
+        roots = np.roots([1, -(1 + mu - lr_lambda), mu])
+        inside = low < lr_lambda < high
+        if inside or min(abs(lr_lambda - low), abs(lr_lambda - high)) > 1e-6:
+            assert np.allclose(np.abs(roots), np.sqrt(mu)) == inside
+
+
+def test_momentum_raises_the_stable_limit_from_2_to_2_one_plus_mu_over_lambda():
+    mu, limit = 0.8, 2 * (1 + 0.8) / 10.0  # 0.36 on the bowl, against 0.2 for SGD
+    inside = (op.descend(sm.SGD(lr=0.35, momentum=mu)) @ op.AXES)[:, 0]
+    assert 0.35 > 2 / 10.0 and abs(inside[-1]) < abs(inside[0]) / 100
+    assert op.swings(inside)[1] == pytest.approx(np.sqrt(mu), rel=0.01)  # complex roots
+    outside = (op.descend(sm.SGD(lr=0.37, momentum=mu)) @ op.AXES)[:, 0]
+    # Past 2 (1 + mu) / lambda a real root lies below -1, and the steep axis grows by its size.
+    root = min(np.roots([1, -(1 + mu - 0.37 * 10.0), mu]).real)
+    assert root < -1 and 0.37 > limit
+    assert outside[-1] / outside[-2] == pytest.approx(root, rel=1e-3)
+
+
 def test_momentum_beats_sgd_at_its_best_rate_because_of_the_flat_axis():
     sgd = op.descend(sm.SGD(lr=0.18))
     momentum = op.descend(sm.SGD(lr=0.05, momentum=0.8))
@@ -88,6 +110,26 @@ def test_adam_first_step_on_the_bowl_and_on_the_network_is_lr_per_coordinate():
     raw = op.largest_and_smallest_steps(uncorrected, *step_size.article_start(), 2)
     assert raw[0][1] == pytest.approx(0.01 * 0.1 / np.sqrt(0.001), rel=1e-6)
     assert raw[1][0] > raw[0][0]  # without the correction the loss jumps up after the first step
+
+
+def test_adams_short_steps_on_the_network_belong_to_gradients_that_changed_sign():
+    # Adam's third step computed from its equations, from the gradients of train's own run.
+    params, X, y = step_size.article_start()
+    lr, (beta1, beta2), eps = 0.01, (0.9, 0.999), 1e-8
+    optimizer, gradients = sm.Adam(lr=lr), []
+    for _ in range(3):
+        before = step_size.flat(params)
+        gradients.append(step_size.gradient(params, X, y))
+        sm.train(params, X, y, sm.mse_loss, optimizer, steps=1)
+    g = np.array(gradients)  # (3, 193): t = 1, 2, 3
+    m_hat = ((1 - beta1) * beta1 ** np.arange(2, -1, -1)) @ g / (1 - beta1**3)
+    v_hat = ((1 - beta2) * beta2 ** np.arange(2, -1, -1)) @ g**2 / (1 - beta2**3)
+    step = np.abs(step_size.flat(params) - before)
+    np.testing.assert_allclose(step, lr * np.abs(m_hat) / (np.sqrt(v_hat) + eps), rtol=1e-6)
+    assert step.min() < lr / 50  # far below lr by the third step
+    short = step < lr / 2
+    flipped = np.any(np.sign(g[1:]) != np.sign(g[:-1]), axis=0)
+    assert short.sum() > len(step) / 2 and np.all(flipped[short])
 
 
 def test_sgd_diverges_past_its_edge_where_adam_trains_to_the_noise():

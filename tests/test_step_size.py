@@ -60,6 +60,30 @@ def test_the_hessian_of_the_output_layer_is_two_j_transpose_j_over_n(start):
     )
 
 
+def test_the_tangent_kernels_top_eigenvalue_nearly_equals_lambda_max_at_the_start(
+    start, top_at_start
+):
+    # The neural tangent kernel of the loss mean((out - y)^2): 2 J J^T / N, with J the outputs'
+    # derivatives in every parameter, written out by hand for [1, 64, 1] (an oracle independent
+    # of the finite differences behind the Hessian).
+    params, X, y = start
+    Z1 = X @ params["W1"] + params["b1"]
+    on = (Z1 > 0) * params["W2"].T  # d out / d Z1, (N, 64)
+    J = np.hstack([X * on, on, np.maximum(0, Z1), np.ones((len(X), 1))])  # W1, b1, W2, b2
+    kernel_top = np.linalg.eigvalsh(2 * J @ J.T / len(X))[-1]
+    assert kernel_top == pytest.approx(top_at_start[0], rel=0.01)
+    # The output layer's curvature is the top of a diagonal block of that matrix: a lower bound.
+    assert ss.output_layer_curvature(params, X) <= kernel_top
+
+
+def test_past_0_015_some_rates_end_above_the_articles_loss_and_some_below(start):
+    rates = (0.01, 0.016, 0.018, 0.02)
+    final = dict(zip(rates, ss.final_losses(*start, rates), strict=True))
+    assert np.all(np.isfinite(list(final.values())))  # none diverged
+    assert final[0.016] > final[0.01] and final[0.02] > final[0.01]  # the bumps
+    assert final[0.018] < final[0.01]
+
+
 def test_the_article_starts_just_past_the_limit_and_the_gradient_along_v_grows_as_predicted(
     start,
 ):
