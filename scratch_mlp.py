@@ -1346,7 +1346,7 @@ if __name__ == "__main__":
 # Adam reaches the noise level in a few hundred steps, then goes below what the true sine scores,
 # with a few spikes: it starts fitting the noise of these 200 points ([Mini-batches and held-out
 # data](../minibatches/) shows what that costs on fresh points). SGD ends four times above it.
-# One $\eta$ means two things, though: SGD steps $\eta\, g$, Adam about $\eta$ whatever $g$
+# One $\eta$ means two things, though: SGD steps $\eta\, g$, Adam at most about $\eta$ whatever $g$
 # ([Optimizers you can see](../optimizers/) draws both on a loss surface).
 #
 # ## 6. Softmax cross-entropy classification
