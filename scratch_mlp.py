@@ -529,9 +529,9 @@ if __name__ == "__main__":
 # %% [markdown]
 # The loss falls from 1.59 to 0.042, four times the noise's variance (0.01); the fit bends where a
 # hidden unit's $Z_1$ crosses 0. Oddly, it halves at step 1, then *climbs* until step 20:
-# $\eta$ is a little too large for the direction in which the loss curves most sharply, so the
-# first steps overshoot
-# ([The step size and curvature](../step_size/) shows why, and why training recovers).
+# $\eta$ is a little too large for the direction in which the loss curves most sharply, so along
+# it each step overshoots and the loss there grows, while it shrinks along the others ([The step
+# size and curvature](../step_size/) shows this, and why training recovers).
 #
 # ## 2. Backpropagation by hand
 #
@@ -619,9 +619,10 @@ if __name__ == "__main__":
 # **From numbers to matrices.** A gradient has one entry per entry of its array, so the same
 # shape. In $Z = X W$, the weight $W[k, j]$ multiplies $X[i, k]$ on every example $i$: multiply
 # swaps, and the paths sum over $i$, so $\mathtt{dW}[k, j] = \sum_i X[i, k]\, \mathtt{d\_Z}[i,
-# j]$, which is $X^\top \mathtt{d\_Z}$. Likewise $X[i, k]$ multiplies $W[k, j]$ for every unit
-# $j$, so $\mathtt{d\_X} = \mathtt{d\_Z}\, W^\top$. A bias, added on every row, gets the sum of
-# its column's gradients over the rows.
+# j]$, which is $X^\top \mathtt{d\_Z}$: $(D, N)$ times $(N, H)$ gives $(D, H)$, the only product
+# of the two that has $W$'s shape. Likewise $X[i, k]$ multiplies $W[k, j]$ for every unit $j$, so
+# $\mathtt{d\_X} = \mathtt{d\_Z}\, W^\top$. A bias, added on every row, gets the sum of its
+# column's gradients over the rows.
 #
 # Two examples ($N = 2$), one input, two hidden units, one output:
 #
@@ -675,10 +676,10 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # Each line is one pattern; `dW2 = A1.T @ d_out` and `d_A1 = d_out @ W2.T` are the matrix rules
-# above. The whole example as a graph:
+# above. The same answer drawn as a graph, every value and gradient on its edge:
 
-# %% tags=["fold"]
-# Plotting: the worked example's graph, with its arrays
+# %% tags=["answer"]
+# The answer as a graph: the worked example's arrays forward, gradients backward
 if __name__ == "__main__":
 
     def rows(a):  # a matrix as text, one row a line, columns aligned
@@ -842,13 +843,13 @@ def mlp_forward(params, X, activation=RELU):
 def mlp_backward(params, cache, d_out):
     """From ``d_out`` (shaped like out) and the cache: every gradient, keyed like ``params``."""
     grads = {}
-    d_Z = d_out  # the output layer is linear: dL/dZ_K = dL/d out
+    d_A = d_out  # the gradient arriving at the top layer's output
     for l in range(len(cache), 0, -1):
         linear_cache, act_backward, act_cache = cache[l - 1]
-        if act_backward is not None:
-            d_Z = act_backward(d_Z, act_cache)  # (N, h_l)   through the activation
+        # Through the activation (the output layer has none: its Z is out), then the layer;
+        # linear_backward's d_X is the gradient arriving at the layer below.
+        d_Z = d_A if act_backward is None else act_backward(d_A, act_cache)  # (N, h_l)
         d_A, grads[f"W{l}"], grads[f"b{l}"] = linear_backward(d_Z, linear_cache, need_d_X=l > 1)
-        d_Z = d_A  # this layer's input is the previous layer's output
     return {name: grads[name] for name in params}
 
 
@@ -872,10 +873,10 @@ def loss_and_grads(params, X, y, loss_fn, activation=RELU):
 #   \qquad h = 10^{-5}.$$
 #
 # **Why centred, and why float64.** The one-sided $(L(\theta + h) - L(\theta))/h$ is off by about
-# $\tfrac{h}{2} L''$; centred, the $L''$ terms cancel. Here the error is even zero: with a squared
-# error a ReLU network's loss is quadratic in any one parameter between kinks, and the centred
-# difference of a quadratic is exact. Rounding remains: the subtraction cancels most digits of
-# $L$, leaving about $\varepsilon |L| / h$, where $\varepsilon$ is the float spacing near 1:
+# $\tfrac{h}{2} L''$; centred, the $L''$ terms cancel. Here the error is even zero: between kinks
+# the output is linear in any one parameter, so a squared error is quadratic in it, and the
+# centred difference of a quadratic is exact. Rounding remains: each $L$ is off by about
+# $\varepsilon |L|$, divided by $2h$, where $\varepsilon$ is the float spacing near 1:
 # $10^{-11}$ in float64 ($\varepsilon \approx 2 \times 10^{-16}$), but $10^{-2}$ in float32
 # ($\varepsilon \approx 10^{-7}$), as large as the errors we hunt. So the check runs in float64.
 
@@ -1183,9 +1184,9 @@ if __name__ == "__main__":
 #   \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon},$$
 #
 # by default $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$. **Bias correction:** from 0,
-# the early means are too small, $v$ far more than $m$ ($m_1 = 0.1\, g_1$, $v_1 = 0.001\,
-# g_1^2$), so the first steps would be up to 3.2 times too large; dividing by $1 - \beta^t$ undoes
-# exactly that. The update of one parameter, as the equations read:
+# the early means are too small, $v$ far more than $m$ ($m_1 = 0.1\, g_1$, $v_1 = 0.001\, g_1^2$),
+# so the first step would be $0.1\, g_1 / \sqrt{0.001\, g_1^2} \approx 3.2$ times too large;
+# dividing by $1 - \beta^t$ undoes exactly that. The update of one parameter, as the equations read:
 
 # %%
 if __name__ == "__main__":
@@ -1416,10 +1417,10 @@ if __name__ == "__main__":
           f"test accuracy {test_accuracy:.1%} on the {len(y_test)} held out")  # fmt: skip
 
 # %% [markdown]
-# The first loss is a little above $\ln 3$: each random guess leans towards some class, more often a
-# wrong one (19% right, below the 33% of a uniform guess). A first loss far from $\ln C$ would point
-# to a bug or a bad scale. After training, the held-out accuracy shows the network learned the arms,
-# not just the points.
+# The first loss is above $\ln 3$: each random guess leans towards some class, on this start more
+# often a wrong one (19% right, below the 33% of a uniform guess). A first loss far from $\ln C$
+# would point to a bug or a bad scale. After training, the held-out accuracy shows the network
+# learned the arms, not just the points.
 
 # %% tags=["fold"]
 # Plotting: the decision regions
