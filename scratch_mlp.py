@@ -766,7 +766,7 @@ def mse_loss(out, y):
 # - $W_{kj}$ multiplies $X_{ik}$ for every example $i$: $\frac{\partial L}{\partial W_{kj}} =
 #   \sum_i X_{ik} G_{ij}$, so $\mathtt{dW} = X^\top G$, shape $(p, q)$.
 # - $b_j$ is added for every example: $\frac{\partial L}{\partial b_j} = \sum_i G_{ij}$, the column
-#   sums of $G$, $(1, q)$. Broadcast over the batch going forward, summed over it going back.
+#   sums of $G$, $(1, q)$. Added to every example going forward, summed over them going back.
 # - $X_{ik}$ multiplies $W_{kj}$ for every unit $j$: $\frac{\partial L}{\partial X_{ik}} =
 #   \sum_j G_{ij} W_{kj}$, so $\mathtt{d\_X} = G W^\top$, shape $(N, p)$.
 #
