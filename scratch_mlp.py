@@ -33,6 +33,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import math
 import os
@@ -81,10 +82,13 @@ def new_figure(**figure_kwargs):
     """
     try:
         from matplotlib.figure import Figure
+
+        return Figure(**figure_kwargs)
     except ImportError:
         _say_once("matplotlib is not installed: figures are skipped (pip install matplotlib).")
-        return None
-    return Figure(**figure_kwargs)
+    except Exception as error:  # a broken install or setting, such as MPLBACKEND=nonsense
+        _say_once(f"matplotlib does not work here ({error}): figures are skipped.")
+    return None
 
 
 def save_figure(fig, name: str, alt: str) -> str | None:
@@ -101,6 +105,9 @@ def save_figure(fig, name: str, alt: str) -> str | None:
     except OSError as error:
         _say_once(f"cannot write {FIGURES_DIR}/ ({error.strerror}): figures are skipped.")
         return None
+    except Exception as error:  # matplotlib imports but cannot draw (a broken backend setting)
+        _say_once(f"matplotlib cannot draw here ({error}): figures are skipped.")
+        return None
     if "ipykernel" not in sys.modules:
         print(f"figure written: {path}")
     else:
@@ -113,6 +120,15 @@ def save_figure(fig, name: str, alt: str) -> str | None:
             data = base64.b64encode(file.read()).decode("ascii")
         display(HTML(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'))
     return path
+
+
+# Input checks. The functions a user calls to train and to check (init_mlp, train, grad_check,
+# loss_and_grads, predict, numerical_gradient, mlp_forward/mlp_backward and the optimizers' step)
+# check what they are given once, on entry, before changing anything; the layer functions stay
+# plain math, with a shape check where a wrong shape would broadcast silently. Inside train, which
+# has checked everything on entry, the per-call checks are off (_CHECKING), so a step costs what
+# its arithmetic costs.
+_CHECKING = contextvars.ContextVar("scratch_mlp_checking", default=True)
 
 
 def _number(name: str, value, *, low: float = 0.0, allow_low: bool = False, below=None) -> float:
@@ -134,6 +150,23 @@ def _number(name: str, value, *, low: float = 0.0, allow_low: bool = False, belo
     return number
 
 
+class _Number:
+    """An optimizer's hyperparameter, checked by ``_number`` whenever it is set (``adam.lr = x``
+    too), so a bad value is refused before a step uses it."""
+
+    def __init__(self, **bounds):
+        self.bounds = bounds
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, optimizer, owner=None):
+        return self if optimizer is None else optimizer.__dict__[self.name]
+
+    def __set__(self, optimizer, value):
+        optimizer.__dict__[self.name] = _number(self.name, value, **self.bounds)
+
+
 def _count(name: str, value, *, low: int = 0) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -143,7 +176,8 @@ def _count(name: str, value, *, low: int = 0) -> int:
 
 
 def _array(name: str, value, ndim: int | None = None) -> np.ndarray:
-    if not isinstance(value, np.ndarray):
+    # np.matrix is an ndarray whose rows stay 2-D when indexed: it breaks the math below.
+    if not isinstance(value, np.ndarray) or isinstance(value, np.matrix):
         raise ValueError(f"{name} must be a NumPy array, got {type(value).__name__}")
     if ndim is not None and value.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {value.shape}")
@@ -151,64 +185,113 @@ def _array(name: str, value, ndim: int | None = None) -> np.ndarray:
 
 
 def _finite(name: str, value) -> None:
-    if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+    # min and max are NaN or infinite exactly when some entry is, without a boolean copy.
+    if value.dtype.kind == "f" and value.size and not np.isfinite([value.min(), value.max()]).all():
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
+def _same_shape(name: str, value, shape) -> None:
+    if _CHECKING.get() and getattr(value, "shape", None) != tuple(shape):
+        raise ValueError(
+            f"{name} must have shape {tuple(shape)}, got {getattr(value, 'shape', value)}"
+        )
+
+
+FLOATS = (np.float32, np.float64)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
+
+
 def _check_init(sizes, rng, dtype, weight_std, hidden_bias) -> None:
-    if len(sizes) < 2 or not all(_count("sizes", s, low=1) for s in sizes):
-        raise ValueError(f"sizes needs at least two entries [D, C], got {sizes}")
+    if not isinstance(sizes, (list, tuple, range, np.ndarray)) or len(sizes) < 2:
+        raise ValueError(f"sizes needs at least two entries [D, C] in a list, got {sizes!r}")
+    for size in sizes:
+        _count("sizes", size, low=1)
     if not callable(getattr(rng, "standard_normal", None)):
         raise ValueError(f"rng must be a np.random.Generator, got {rng!r}")
-    if not np.issubdtype(dtype, np.floating):
-        raise ValueError(f"dtype must be a floating-point type, got {np.dtype(dtype)}")
+    try:
+        float_type = np.dtype(dtype).type in FLOATS
+    except TypeError:
+        float_type = False
+    if not float_type:
+        raise ValueError(
+            f"dtype must be a floating-point type, np.float32 or np.float64, got {dtype!r}"
+        )
     if weight_std is not None:  # 0 is allowed: the all-zero start is a lesson of its own
         _number("weight_std", weight_std, allow_low=True)
     _number("hidden_bias", hidden_bias, low=-math.inf)
 
 
-def _check_params(params, X=None) -> int:
-    """The number of layers K, after checking ``params`` is ``W1, b1, ..., WK, bK`` of one dtype
-    and, if given, that ``X`` fits the first layer."""
+def _check_params(params, X=None, activation=None) -> int:
+    """The number of layers K, after checking ``params`` (``W1, b1, ..., WK, bK`` of one float
+    dtype, each layer's shapes fitting the next) and, if given, ``X`` and ``activation``."""
     K = len(params) // 2 if isinstance(params, dict) else 0
+    if not _CHECKING.get():
+        return K
     if K == 0 or set(params) != {f"{kind}{l}" for l in range(1, K + 1) for kind in "Wb"}:
         raise ValueError(f"params must be a dict with keys W1, b1, ..., WK, bK; got {params!r:.80}")
     dtype = getattr(params["W1"], "dtype", None)
-    for name, p in params.items():
-        # One dtype for all: one float64 tensor would silently make a float32 network float64.
-        if not isinstance(p, np.ndarray) or p.dtype != dtype or p.dtype.kind != "f":
-            raise ValueError(
-                f"params[{name!r}] is {getattr(p, 'dtype', type(p).__name__)}: every parameter "
-                f"must be a floating-point NumPy array of one dtype (params['W1'] is {dtype})"
-            )
+    for l in range(1, K + 1):
+        for name in (f"W{l}", f"b{l}"):
+            p = params[name]
+            # One dtype for all: one float64 tensor would silently make a float32 network float64.
+            if not isinstance(p, np.ndarray) or p.dtype != dtype or p.dtype.type not in FLOATS:
+                raise ValueError(
+                    f"params[{name!r}] is {getattr(p, 'dtype', type(p).__name__)}: every parameter "
+                    f"must be a float32 or float64 NumPy array of one dtype (W1 is {dtype})"
+                )
+        W, rows = params[f"W{l}"], params[f"W{l - 1}"].shape[1] if l > 1 else None
+        if W.ndim != 2 or rows not in (None, W.shape[0]):
+            fits = f" with {rows} rows, as W{l - 1} has {rows} columns" if rows else ""
+            raise ValueError(f"params['W{l}'] must be 2-D{fits}; got shape {W.shape}")
+        _same_shape(f"params['b{l}']", params[f"b{l}"], (1, W.shape[1]))
     if X is not None:
-        _check_X(X, params["W1"])
+        if _array("X", X, ndim=2).shape[1] != params["W1"].shape[0]:
+            W1 = params["W1"].shape
+            raise ValueError(f"X must have {W1[0]} columns (W1 is {W1}), got {X.shape}")
+        if X.dtype != dtype:
+            raise ValueError(
+                f"X has dtype {X.dtype} but the parameters are {dtype}; "
+                f"convert it with X.astype(np.{dtype.name})"
+            )
+    if activation is not None:
+        _check_activation(activation, dtype)
     return K
 
 
-def _check_X(X, W1) -> None:
-    _array("X", X, ndim=2)
-    if X.shape[1] != W1.shape[0]:
-        raise ValueError(f"X must have {W1.shape[0]} columns (W1 is {W1.shape}), got {X.shape}")
-    if X.dtype != W1.dtype:
+def _check_activation(activation, dtype) -> None:
+    """``activation`` must be a (forward, backward) pair that works like ReLU's on a probe. A pair
+    that passed is remembered, so a training loop pays for the probe once."""
+    pair = isinstance(activation, (tuple, list)) and len(activation) == 2
+    if not (pair and all(map(callable, activation))):
         raise ValueError(
-            f"X has dtype {X.dtype} but the parameters are {W1.dtype}; "
-            f"convert it with X.astype(np.{W1.dtype.name})"
+            f"activation must be a (forward, backward) pair of functions, got {activation!r}"
         )
+    key = (*map(id, activation), dtype)
+    if _ACTIVATIONS_SEEN.get(key) == tuple(activation):
+        return
+    if len(_ACTIVATIONS_SEEN) > 256:  # many throwaway pairs: forget them rather than grow
+        _ACTIVATIONS_SEEN.clear()
+    Z = np.array([[-1.5, 0.5, 2.0]], dtype=dtype)
+    out = activation[0](Z)
+    if not (isinstance(out, tuple) and len(out) == 2 and getattr(out[0], "shape", None) == Z.shape):
+        raise ValueError("activation's forward must return (A, cache), A shaped like its input")
+    if getattr(activation[1](np.ones_like(Z), out[1]), "shape", None) != Z.shape:
+        raise ValueError("activation's backward must return d_Z, shaped like its d_A")
+    _ACTIVATIONS_SEEN[key] = tuple(activation)
 
 
-def _check_data(params, X, y, loss_fn) -> None:
-    """What train and grad_check need of their data, checked once before any work."""
-    K = _check_params(params, X)
-    _finite("X", X)
-    if X.shape[0] == 0:
-        raise ValueError("X has no rows: there is nothing to compute a loss on")
-    if _array("y", y).shape[:1] != X.shape[:1]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has shape {y.shape}")
-    _finite("y", y)
-    if np.issubdtype(y.dtype, np.integer) and loss_fn is not mse_loss:
-        # Class labels: check them all now, not when a mini-batch first meets a bad one.
-        _check_labels(y, params[f"W{K}"].shape[1], X.shape[0])
+_ACTIVATIONS_SEEN = {}  # the activation pairs that passed the probe, by identity
+
+
+def _check_labels(labels, n_classes: int, n_rows: int) -> None:
+    _array("labels", labels, ndim=1)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if labels.shape[0] != n_rows:
+        raise ValueError(f"labels has {labels.shape[0]} entries but logits has {n_rows} rows")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"labels must lie in [0, {n_classes}), got values from {labels.min()} to {labels.max()}"
+        )
 
 
 def _check_targets(out, y) -> None:
@@ -226,20 +309,68 @@ def _check_logits(logits, labels) -> None:
     _check_labels(labels, logits.shape[1], logits.shape[0])
 
 
-def _check_labels(labels, n_classes: int, n_rows: int) -> None:
-    _array("labels", labels, ndim=1)
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
-    if labels.shape[0] != n_rows:
-        raise ValueError(f"labels has {labels.shape[0]} entries but logits has {n_rows} rows")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+def _check_inputs(params, X, activation) -> int:
+    """params, X and activation, as predict and _check_data need them: K, the number of layers."""
+    K = _check_params(params, X, activation)
+    for name, p in params.items():
+        _finite(f"params[{name!r}]", p)
+    _finite("X", X)
+    return K
+
+
+def _check_data(params, X, y, loss_fn, activation, probe: bool = True):
+    """What train, grad_check and loss_and_grads need, checked once on entry: the parameters and
+    the data and, with ``probe``, one forward, loss and backward pass on a row, to check what
+    loss_fn returns before a long run starts."""
+    K = _check_inputs(params, X, activation)
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows: there is nothing to compute a loss on")
+    if _array("y", y).shape[:1] != X.shape[:1]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has shape {y.shape}")
+    _finite("y", y)
+    # softmax_cross_entropy's y are class labels: check them all now, not when a mini-batch
+    # first meets a bad one. (Looked up by name: the page defines it in a later section.)
+    if loss_fn is globals().get("softmax_cross_entropy"):
+        _check_labels(y, params[f"W{K}"].shape[1], X.shape[0])
+    if not callable(loss_fn):
+        raise ValueError(f"loss_fn must be a function (out, y) -> (loss, d_out), got {loss_fn!r}")
+    if probe:  # returns the gradients of the probe, for train to check its optimizer on
+        # Overflow here is reported by train with its step, as in the loop.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out, cache = mlp_forward(params, X[:1], activation)
+            return mlp_backward(params, cache, _loss_output(loss_fn(out, y[:1]))[1])
+
+
+def _loss_output(result):
+    """What a loss_fn returned, if it is ``(loss, d_out)`` with a number for the loss."""
+    if not (isinstance(result, tuple) and len(result) == 2 and np.ndim(result[0]) == 0):
         raise ValueError(
-            f"labels must lie in [0, {n_classes}), got values from {labels.min()} to {labels.max()}"
+            f"loss_fn must return (loss, d_out) with a number loss, got {result!r:.80}"
         )
+    return result
 
 
-def _check_grads(params, grads) -> None:
-    """Raise unless ``grads`` has the keys, shapes and dtypes of ``params``."""
+def _check_cache(params, cache, d_out) -> None:
+    """mlp_backward's arguments: a cache that mlp_forward made from these params, and a d_out
+    shaped like that pass's output."""
+    if not _CHECKING.get():
+        return
+    K = len(params) // 2 if isinstance(params, dict) else 0
+    if not isinstance(cache, list) or len(cache) != K or K == 0:
+        raise ValueError("cache must be the cache that mlp_forward returned for these params")
+    if any(layer[0][1] is not params[f"W{l}"] for l, layer in enumerate(cache, start=1)):
+        raise ValueError("cache comes from mlp_forward on other params: run it on these params")
+    X_last, W_last = cache[-1][0]
+    _array("d_out", d_out)
+    _same_shape(
+        "d_out (what loss_fn returns as the gradient)", d_out, (len(X_last), W_last.shape[1])
+    )
+    if d_out.dtype != W_last.dtype:
+        raise ValueError(f"d_out must have the parameters' dtype {W_last.dtype}, got {d_out.dtype}")
+
+
+def _check_grads(params, grads, finite: bool = True) -> None:
+    """Raise unless ``grads`` has the keys, shapes and dtypes of ``params``, and finite values."""
     if not (isinstance(params, dict) and isinstance(grads, dict)) or set(grads) != set(params):
         raise ValueError(f"grads must have the keys of params {sorted(params)}, got {grads!r:.80}")
     for name, p in params.items():
@@ -249,19 +380,22 @@ def _check_grads(params, grads) -> None:
                 f"grads[{name!r}] is {getattr(g, 'shape', type(g).__name__)} "
                 f"{getattr(g, 'dtype', '')} but params[{name!r}] is {p.shape} {p.dtype}"
             )
+        # A NaN or infinite gradient comes from the backward pass or the loss, not from the
+        # learning rate: say so before it is written into the weights.
+        if finite:
+            _finite(f"grads[{name!r}] (from the backward pass)", g)
 
 
-def _check_step(optimizer, params, grads, keeps_state: bool = True) -> None:
+def _check_step(optimizer, params, grads, keeps_state: bool | None = True) -> None:
     """Check every parameter and gradient before an optimizer changes any of them.
 
     An optimizer with state (momentum, Adam's moments) also remembers which arrays that state
     belongs to: stepping it on other arrays would carry one network's history into another.
+    ``keeps_state=None`` is train's check before its first step, on a probe's gradients, which
+    may be NaN where the loss overflows (train reports that with its step).
     """
-    if isinstance(params, dict):
-        for name, p in params.items():
-            if not (isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable):
-                raise ValueError(f"params[{name!r}] must be a writeable floating-point NumPy array")
-    _check_grads(params, grads)
+    if _CHECKING.get():
+        _check_step_arguments(params, grads, finite=keeps_state is not None)
     held = getattr(optimizer, "_held", None)
     if held is not None and (
         held.keys() != params.keys() or any(held[k] is not params[k] for k in held)
@@ -274,7 +408,18 @@ def _check_step(optimizer, params, grads, keeps_state: bool = True) -> None:
         optimizer._held = dict(params)
 
 
-def _check_numerical(x, h) -> float:
+def _check_step_arguments(params, grads, finite: bool) -> None:
+    if not isinstance(params, dict):
+        raise ValueError(f"params must be a dict of NumPy arrays, got {type(params).__name__}")
+    for name, p in params.items():
+        if not (isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable):
+            raise ValueError(f"params[{name!r}] must be a writeable floating-point NumPy array")
+    _check_grads(params, grads, finite)
+
+
+def _check_numerical(f, x, h) -> float:
+    """numerical_gradient's arguments: a writeable float array ``x`` that ``h`` can move, and an
+    ``f`` that returns a number (called once here, on ``x`` as it is)."""
     h = _number("h", h)
     if not (_array("x", x).dtype.kind == "f" and x.flags.writeable):
         raise ValueError(f"x must be a writeable floating-point array, got {x.dtype}")
@@ -282,12 +427,18 @@ def _check_numerical(x, h) -> float:
     if stuck.any():
         idx = [int(i) for i in np.argwhere(stuck)[0]]
         raise ValueError(f"h = {h} is too small to move x{idx} = {x[tuple(idx)]}")
+    value = f(x) if callable(f) else None
+    if not (
+        np.ndim(value) == 0 and np.isrealobj(value) and isinstance(value, (int, float, np.number))
+    ):
+        raise ValueError(f"f must be a function of x that returns a number, got {value!r:.60}")
     return h
 
 
-def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every):
+def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, *rest):
     """train's arguments, checked once before the first step."""
-    _check_data(params, X, y, loss_fn)
+    activation, on_step = rest
+    grads = _check_data(params, X, y, loss_fn, activation)
     _count("steps", steps), _count("log_every", log_every)
     N = X.shape[0]
     if batch_size is not None:
@@ -295,13 +446,23 @@ def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, lo
             raise ValueError(f"batch_size must be at most N = {N}, got {batch_size}")
         if not callable(getattr(rng, "permutation", None)):
             raise ValueError(f"batch_size needs rng, a np.random.Generator, got {rng!r}")
-    if not callable(loss_fn) or not callable(getattr(optimizer, "step", None)):
-        raise ValueError("loss_fn must be a function and optimizer must have .step(params, grads)")
+    if isinstance(optimizer, type) or not callable(getattr(optimizer, "step", None)):
+        raise ValueError(
+            f"optimizer must have .step(params, grads), as SGD(lr=0.01) has; got {optimizer!r}"
+        )
+    _check_step(optimizer, params, grads, keeps_state=None)  # writeable, and not another net's
+    if on_step is not None and not callable(on_step):
+        raise ValueError(f"on_step must be a function (step, loss, params), got {on_step!r}")
 
 
-def _stop_if_diverged(loss, step: int, optimizer) -> None:
-    if math.isfinite(loss):
+def _stop_if_diverged(loss, d_out, step: int, optimizer) -> None:
+    if math.isfinite(loss) and np.isfinite(d_out).all():
         return
+    if math.isfinite(loss):  # then the gradient the loss returned is what is wrong
+        raise FloatingPointError(
+            f"loss_fn returned a NaN or infinite d_out at step {step} although the loss is "
+            f"finite: check the loss function's gradient"
+        )
     if step == 0:  # no update has happened yet, so the learning rate cannot be the cause
         raise FloatingPointError(
             f"the loss is {float(loss)} at step 0, before any update: the initial parameters or "
@@ -330,18 +491,36 @@ def _batches(X, y, steps: int, batch_size, rng):
 
 
 @contextlib.contextmanager
-def _hold_ctrl_c():
-    """Hold Ctrl-C (SIGINT) during the block. Yields a list that holds the signal if one
-    arrived; the caller raises KeyboardInterrupt when it may."""
+def _training():
+    """The conditions of train's loop, all undone on leaving it:
+
+    - the per-call checks are off: train checked everything on entry;
+    - NumPy's overflow warnings are off: a loss that is not finite stops training at its step,
+      with a message that says so, and the warnings on the way would bury it;
+    - while Python's own Ctrl-C handler is in place, a Ctrl-C is held until the step in progress
+      is whole: the block yields a list that records it, and the loop raises KeyboardInterrupt
+      at the end of the step. A second Ctrl-C interrupts at once. A handler of the user's, or an
+      ignored SIGINT, is left as it is (and only the main thread receives signals).
+    """
     received = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received  # only the main thread receives signals
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+
+    def hold(signum, frame):
+        if received:  # the second Ctrl-C: the user means it
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    main = threading.current_thread() is threading.main_thread()
+    hold_ctrl_c = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    token = _CHECKING.set(False)
     try:
-        yield received
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if hold_ctrl_c:
+                signal.signal(signal.SIGINT, hold)
+            yield received
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if hold_ctrl_c:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        _CHECKING.reset(token)
 
 
 def draw_graph(ax, nodes, edges, fontsize=9, family="sans-serif"):
@@ -418,6 +597,12 @@ def split(X, labels, rng, test_fraction: float = 0.25):
     n_test = int(round(test_fraction * X.shape[0]))
     test, train_rows = order[:n_test], order[n_test:]
     return X[train_rows], labels[train_rows], X[test], labels[test]
+
+
+if __name__ == "__main__" and "ipykernel" not in sys.modules and hasattr(signal, "SIGPIPE"):
+    # Run as a script, this file's process is its own: `python scratch_mlp.py | head` then
+    # stops quietly when head stops reading, as command-line tools do, not with a traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 # %% [markdown]
@@ -784,6 +969,7 @@ def linear_forward(X, W, b):
 def linear_backward(d_Z, cache, need_d_X: bool = True):
     """From ``d_Z`` (N, q): ``(d_X, dW, db)``, shaped like ``X``, ``W``, ``b``."""
     X, W = cache
+    _same_shape("d_Z", d_Z, (X.shape[0], W.shape[1]))  # a wrong shape would broadcast
     dW = np.dot(X.T, d_Z)  # (p, q)   X^T G
     db = d_Z.sum(axis=0, keepdims=True)  # (1, q)   column sums of G
     d_X = np.dot(d_Z, W.T) if need_d_X else None  # (N, p)   G W^T; the data needs none
@@ -809,6 +995,7 @@ def relu_backward(d_A, Z):
     >>> relu_backward(np.array([[5.0, 5.0, 5.0]]), np.array([[-1.0, 0.0, 2.0]]))
     array([[0., 0., 5.]])
     """
+    _same_shape("d_A", d_A, Z.shape)  # a wrong shape would broadcast silently
     return d_A * (Z > 0)  # (N, H)
 
 
@@ -826,7 +1013,7 @@ RELU = (relu_forward, relu_backward)  # the default activation: a (forward, back
 # %%
 def mlp_forward(params, X, activation=RELU):
     """``X`` (N, D) through ``params`` (W1, b1, ..., WK, bK): ``(out, cache)``, out (N, C)."""
-    K = _check_params(params, X)
+    K = _check_params(params, X, activation)
     act_forward, act_backward = activation
     cache = []
     A = X
@@ -842,6 +1029,7 @@ def mlp_forward(params, X, activation=RELU):
 
 def mlp_backward(params, cache, d_out):
     """From ``d_out`` (shaped like out) and the cache: every gradient, keyed like ``params``."""
+    _check_cache(params, cache, d_out)
     grads = {}
     d_A = d_out  # the gradient arriving at the top layer's output
     for l in range(len(cache), 0, -1):
@@ -855,8 +1043,9 @@ def mlp_backward(params, cache, d_out):
 
 def loss_and_grads(params, X, y, loss_fn, activation=RELU):
     """Forward, loss and backward: ``(loss, grads)``. ``loss_fn(out, y) -> (loss, d_out)``."""
+    _check_data(params, X, y, loss_fn, activation, probe=False)
     out, cache = mlp_forward(params, X, activation)  # forward
-    loss, d_out = loss_fn(out, y)  # loss
+    loss, d_out = _loss_output(loss_fn(out, y))  # loss
     return loss, mlp_backward(params, cache, d_out)  # backward
 
 
@@ -888,16 +1077,19 @@ def numerical_gradient(f, x, h: float = 1e-5):
     >>> numerical_gradient(lambda x: np.sum(x**2), np.array([1.0, 2.0])).round(6)  # 2x
     array([2., 4.])
     """
-    h = _check_numerical(x, h)
+    h = _check_numerical(f, x, h)
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         original = x[idx]
-        x[idx] = original + h  # moved in place, so f sees it
-        f_plus = f(x)
-        x[idx] = original - h
-        f_minus = f(x)
-        x[idx] = original
-        grad[idx] = (f_plus - f_minus) / (2 * h)
+        try:
+            x[idx] = original + h  # moved in place, so f sees it
+            x_plus, f_plus = x[idx], f(x)
+            x[idx] = original - h
+            x_minus, f_minus = x[idx], f(x)
+        finally:
+            x[idx] = original  # put back, even if f raised
+        # Divide by the step x actually took: in float32, 100 + 1e-5 is not 100.00001.
+        grad[idx] = (f_plus - f_minus) / (float(x_plus) - float(x_minus))
     return grad
 
 
@@ -911,10 +1103,10 @@ def numerical_gradient(f, x, h: float = 1e-5):
 
 
 # %% tags=["fold"]
-# grad_check: numerical_gradient on every entry of every tensor, in float64, skipping kinks
+# grad_check: centred differences of every entry of every tensor, in float64, skipping kinks
 class GradCheckReport(dict):
     """What ``grad_check`` returns: per tensor name, a dict with ``checked`` (entries compared),
-    ``kinks`` (entries skipped because a ReLU switched within ``h``), ``max_abs_error``,
+    ``kinks`` (entries skipped because ``+h`` or ``-h`` crossed a kink), ``max_abs_error``,
     ``max_rel_error`` and ``ok``. ``report.ok`` is True when every tensor passed;
     ``print(report)`` shows the table."""
 
@@ -936,6 +1128,17 @@ class GradCheckReport(dict):
         return "\n".join(lines)
 
 
+def _relu_side(Z):
+    """Which side of ReLU's kink at 0 each entry of its cache, Z, lies on."""
+    return Z > 0
+
+
+# An activation's `kinks`: a function of its cache that tells which side of its kinks each entry
+# lies on. grad_check skips an entry whose +h or -h moves some pre-activation across a kink. Give
+# your own kinked activation's forward function one, as here, and grad_check handles it alike.
+relu_forward.kinks = _relu_side
+
+
 def grad_check(
     params,
     X,
@@ -948,10 +1151,13 @@ def grad_check(
     max_evals: int = 100_000,
     activation=RELU,
 ):
-    """Check ``mlp_backward`` against ``numerical_gradient``, every entry, in float64.
+    """Check ``mlp_backward`` against centred differences of the loss, every entry, in float64.
 
-    An entry passes when ``|g - g_num| <= atol + rtol * |g_num|``; entries on a ReLU kink are
-    skipped and counted. Refuses past ``max_evals`` loss evaluations (two per entry).
+    An entry passes when ``|g - g_num| <= atol + rtol * |g_num|``. Entries whose ``+h`` or ``-h``
+    moves a pre-activation across a kink of the activation (given by its forward function's
+    ``kinks`` attribute, as ``relu_forward.kinks``) are skipped and counted. Refuses past
+    ``max_evals`` loss evaluations (two per entry). Memory beyond the network's own arrays is
+    that of one forward pass.
 
     >>> rng = np.random.default_rng(0)
     >>> params = init_mlp([3, 4, 2], rng)
@@ -959,43 +1165,50 @@ def grad_check(
     >>> grad_check(params, X, y, mse_loss).ok
     True
     """
-    _check_data(params, X, y, loss_fn)
+    _check_data(params, X, y, loss_fn, activation)
+    h, rtol = _number("h", h), _number("rtol", rtol, allow_low=True)
+    atol = _number("atol", atol, allow_low=True)
     n_evals = 2 * sum(p.size for p in params.values())
-    if n_evals > max_evals:
+    if n_evals > _count("max_evals", max_evals):
         raise ValueError(
             f"grad_check would evaluate the loss {n_evals:,} times (two per parameter entry), "
             f"more than max_evals = {max_evals:,}: check a smaller network built from the same "
             f"layers, or raise max_evals"
         )
-    rtol, atol = _number("rtol", rtol, allow_low=True), _number("atol", atol, allow_low=True)
-    loss_and_grads(params, X, y, loss_fn, activation)  # the loss function's own checks, as in train
     # float64 copies: in float32 the finite difference's rounding noise is as large as the
     # errors the check hunts (the text above derives it).
     params64 = {name: p.astype(np.float64) for name, p in params.items()}
+    for name, p in params64.items():
+        if (p + h == p - h).any():
+            raise ValueError(f"h = {h} is too small to move some entries of params[{name!r}]")
     X64 = X.astype(np.float64)
-    y64 = y.astype(np.float64) if np.issubdtype(y.dtype, np.floating) else y
+    y64 = y.astype(np.float64) if y.dtype.kind == "f" else y
     _, analytic = loss_and_grads(params64, X64, y64, loss_fn, activation)
     _check_grads(params64, analytic)  # a wrong shape would defeat the entry-by-entry comparison
+    side = getattr(activation[0], "kinks", None)
 
-    patterns = []  # which ReLU units were on, at each evaluation
-
-    def loss_at(_theta):
-        # numerical_gradient moved one entry of one tensor of params64 in place.
+    def evaluate():
+        """The loss at params64 as it is, and which side of its kinks each unit lies on."""
         out, cache = mlp_forward(params64, X64, activation)
-        patterns.append([Z > 0 for _, backward, Z in cache if backward is relu_backward])
-        return float(loss_fn(out, y64)[0])
+        sides = [side(act) for _, backward, act in cache if backward is not None] if side else []
+        return float(loss_fn(out, y64)[0]), sides
 
-    loss_at(None)
-    start = patterns.pop()
+    _, start = evaluate()
     report = GradCheckReport()
     for name, p in params64.items():
-        numeric = numerical_gradient(loss_at, p, h)
-        switched = [
-            any((s != q).any() for s, q in zip(start, pattern, strict=True)) for pattern in patterns
-        ]
-        patterns.clear()
-        # Two evaluations per entry, in np.ndindex order: + h, then - h.
-        kink = np.array(switched).reshape(-1, 2).any(axis=1).reshape(p.shape)
+        numeric, kink = np.zeros_like(p), np.zeros(p.shape, dtype=bool)
+        for idx in np.ndindex(p.shape):
+            original, taken = p[idx], []
+            try:
+                for moved in (original + h, original - h):
+                    p[idx] = moved
+                    loss, sides = evaluate()
+                    taken.append((loss, p[idx]))
+                    kink[idx] |= any((a != b).any() for a, b in zip(start, sides, strict=True))
+            finally:
+                p[idx] = original
+            (f_plus, x_plus), (f_minus, x_minus) = taken
+            numeric[idx] = (f_plus - f_minus) / (x_plus - x_minus)
         g, g_num = analytic[name][~kink], numeric[~kink]
         abs_error = np.abs(g - g_num)
         scale = np.maximum(np.abs(g), np.abs(g_num))
@@ -1078,8 +1291,8 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
     >>> {name: p.shape for name, p in params.items()}
     {'W1': (3, 5), 'b1': (1, 5), 'W2': (5, 2), 'b2': (1, 2)}
     """
-    sizes = list(sizes)
     _check_init(sizes, rng, dtype, weight_std, hidden_bias)
+    sizes = list(sizes)
     K = len(sizes) - 1
     params = {}
     for l in range(1, K + 1):
@@ -1109,9 +1322,10 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
 class SGD:
     """Gradient descent with optional momentum, as ``torch.optim.SGD``; updates in place."""
 
+    lr, momentum = _Number(), _Number(allow_low=True, below=1)  # checked whenever set
+
     def __init__(self, lr: float, momentum: float = 0.0):
-        self.lr = _number("lr", lr)
-        self.momentum = _number("momentum", momentum, allow_low=True, below=1)
+        self.lr, self.momentum = lr, momentum
         self.b = {}  # the velocity, per parameter
 
     def step(self, params, grads) -> None:
@@ -1132,17 +1346,19 @@ def train(
     params, X, y, loss_fn, optimizer, steps, batch_size=None, rng=None, log_every=0, *,
     activation=RELU, on_step=None
 ):  # fmt: skip
-    """Train ``params`` in place; return every step's loss. Ctrl-C stops between steps;
-    ``on_step(step, loss, params)`` runs after each update."""
-    _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every)
+    """Train ``params`` in place; return every step's loss. ``on_step(step, loss, params)`` runs
+    after each update: it keeps the losses so far if training stops on an error or on Ctrl-C,
+    which waits for the step in progress (a second Ctrl-C does not)."""
+    _check_training(
+        params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, activation, on_step
+    )
     losses = []
-    # Overflow shows as a loss that is not finite: training stops at that step, and says so.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _hold_ctrl_c() as stop:
+    with _training() as stop:  # checks made above, overflow shown by the loss, Ctrl-C held
         for step, (X_batch, y_batch) in enumerate(_batches(X, y, steps, batch_size, rng)):
             out, cache = mlp_forward(params, X_batch, activation)  # forward
             loss, d_out = loss_fn(out, y_batch)  # loss
             grads = mlp_backward(params, cache, d_out)  # backward
-            _stop_if_diverged(loss, step, optimizer)
+            _stop_if_diverged(loss, d_out, step, optimizer)
             optimizer.step(params, grads)  # update
             losses.append(float(loss))
             if log_every and step % log_every == 0:
@@ -1221,10 +1437,10 @@ class RMSProp:
     ``v = alpha * v + (1 - alpha) * g**2``, then ``p -= lr * g / (sqrt(v) + eps)``.
     """
 
+    lr, alpha, eps = _Number(), _Number(allow_low=True, below=1), _Number(allow_low=True)
+
     def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8):
-        self.lr = _number("lr", lr)
-        self.alpha = _number("alpha", alpha, allow_low=True, below=1)
-        self.eps = _number("eps", eps, allow_low=True)
+        self.lr, self.alpha, self.eps = lr, alpha, eps
         self.v = {}
 
     def step(self, params, grads) -> None:
@@ -1250,16 +1466,19 @@ class Adam:
     array([0.9, 0.9])
     """
 
+    lr, eps = _Number(), _Number(allow_low=True)  # checked whenever set
+
     def __init__(
         self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, bias_correction: bool = True
     ):
-        self.lr = _number("lr", lr)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        self.betas = tuple(_number("betas", b, allow_low=True) for b in betas)
-        if max(self.betas) >= 1:
+        betas = tuple(_number("betas", b, allow_low=True) for b in betas)
+        if max(betas) >= 1:
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        self.eps = _number("eps", eps, allow_low=True)
+        if not isinstance(bias_correction, (bool, np.bool_)):
+            raise ValueError(f"bias_correction must be True or False, got {bias_correction!r}")
+        self.lr, self.eps, self.betas = lr, eps, betas
         self.bias_correction = bool(bias_correction)
         self.t = 0  # steps taken: one per call, for every tensor
         self.m, self.v = {}, {}
@@ -1391,7 +1610,7 @@ def softmax_cross_entropy(logits, labels):
 
 def predict(params, X, activation=RELU):
     """The predicted class of each row of ``X``: the largest logit's index, shape (N,)."""
-    _finite("X", _array("X", X))
+    _check_inputs(params, X, activation)
     return mlp_forward(params, X, activation)[0].argmax(axis=1)
 
 

@@ -58,7 +58,7 @@ def copy_params(params):
 def assert_params_equal(a, b):
     assert a.keys() == b.keys()
     for name in a:
-        assert np.array_equal(a[name], b[name]), name
+        assert np.array_equal(a[name], b[name], equal_nan=True), name
 
 
 # ---- `python scratch_mlp.py`, run once per test run -------------------------------------------

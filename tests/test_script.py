@@ -120,3 +120,21 @@ def test_readme_api_table_lists_exactly_the_public_names():
     names = readme_api_names((ROOT / "README.md").read_text("utf-8"))
     assert sorted(names) == sorted(sm.__all__)
     assert len(names) == len(set(names)), "a name listed twice"
+
+
+def test_script_piped_into_head_stops_quietly(tmp_path):
+    # `python scratch_mlp.py | head -n 2`: when the reader stops reading, the script stops, as a
+    # command-line tool does, without a BrokenPipeError traceback.
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scratch_mlp.py")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = [process.stdout.readline() for _ in range(2)]
+    process.stdout.close()
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
+    assert first[0].startswith("Step     0")
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

@@ -79,7 +79,8 @@ def recorded_batches(monkeypatch, N, batch_size, steps, seed):
     params = sm.init_mlp([2, 3, 1], np.random.default_rng(1))
     rng = np.random.default_rng(seed)
     sm.train(params, X, y, recording_loss, sm.SGD(1e-4), steps, batch_size=batch_size, rng=rng)
-    return list(zip(inputs, targets, strict=True))
+    # The first pass is train's check of the loss function, on one row, before any step.
+    return list(zip(inputs, targets, strict=True))[1:]
 
 
 @pytest.mark.parametrize("N", [8, 10], ids=["N divisible by the batch", "N not divisible"])
@@ -198,3 +199,44 @@ def test_ctrl_c_during_an_update_leaves_on_step_the_loss_of_every_applied_step(a
     X, y, params = article_problem
     _, recorded, _, expected = interrupt_training(params, X, y)
     assert recorded == expected  # four updates applied: four losses
+
+
+class SignalsInStep(sm.SGD):
+    """SGD whose step 1 sends Ctrl-C ``times`` times, then records that it finished."""
+
+    def __init__(self, lr, times):
+        super().__init__(lr)
+        self.times, self.calls, self.finished = times, 0, []
+
+    def step(self, params, grads):
+        super().step(params, grads)
+        if self.calls == 1:
+            for _ in range(self.times):
+                os.kill(os.getpid(), signal.SIGINT)
+        self.finished.append(self.calls)
+        self.calls += 1
+
+
+@pytest.mark.parametrize("handler", ["ignored", "the user's"])
+def test_train_leaves_a_sigint_handler_that_is_not_python_s_own_in_charge(article_problem, handler):
+    X, y, params = article_problem
+    calls = []
+    own = signal.SIG_IGN if handler == "ignored" else (lambda signum, frame: calls.append(signum))
+    previous = signal.signal(signal.SIGINT, own)
+    try:
+        optimizer = SignalsInStep(0.01, times=1)
+        losses = sm.train(copy_params(params), X, y, sm.mse_loss, optimizer, steps=4)
+        assert len(losses) == 4  # not interrupted
+        assert signal.getsignal(signal.SIGINT) is own
+        assert calls == ([] if handler == "ignored" else [signal.SIGINT])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_second_ctrl_c_interrupts_at_once(article_problem):
+    X, y, params = article_problem
+    optimizer = SignalsInStep(0.01, times=2)
+    with pytest.raises(KeyboardInterrupt):
+        sm.train(copy_params(params), X, y, sm.mse_loss, optimizer, steps=4)
+    assert optimizer.finished == [0]  # step 1 did not get to its end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

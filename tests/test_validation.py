@@ -116,9 +116,68 @@ TRAIN_CASES = {
         r"needs rng, a np\.random\.Generator, got 0",
     ),
     "loss_fn not a function": (lambda p, X, l, y: (p, X, l, "softmax", {}), r"loss_fn must be"),
+    "a loss_fn that returns the loss alone": (
+        lambda p, X, l, y: (p, X, l, lambda out, t: XENT(out, t)[0], {}),
+        r"loss_fn must return \(loss, d_out\)",
+    ),
+    "a loss_fn whose d_out has another shape": (
+        lambda p, X, l, y: (p, X, l, lambda out, t: (XENT(out, t)[0], out[:, :2]), {}),
+        r"d_out .*must have shape \(1, 3\)",
+    ),
+    "W2 of the wrong shape": (
+        lambda p, X, l, y: ({**p, "W2": p["W2"].T.copy()}, X, l, XENT, {}),
+        r"params\['W2'\] must be 2-D with 5 rows",
+    ),
+    "0-d weights": (
+        lambda p, X, l, y: ({**p, "W1": np.ones(())}, X, l, XENT, {}),
+        r"params\['W1'\] must be 2-D",
+    ),
+    "a bias of the wrong shape": (
+        lambda p, X, l, y: ({**p, "b1": p["b1"].ravel()}, X, l, XENT, {}),
+        r"params\['b1'\] must have shape \(1, 5\)",
+    ),
+    "float16 params": (
+        lambda p, X, l, y: (
+            {k: v.astype(np.float16) for k, v in p.items()},
+            X.astype(np.float16),
+            l,
+            XENT,
+            {},
+        ),
+        r"float32 or float64",
+    ),
+    "NaN in params": (
+        lambda p, X, l, y: ({**p, "W1": with_entry(p["W1"], (0, 0), np.nan)}, X, l, XENT, {}),
+        r"params\['W1'\] contains NaN",
+    ),
+    "X an np.matrix": (
+        lambda p, X, l, y: (p, np.asmatrix(X), l, XENT, {}),
+        r"X must be a NumPy array",
+    ),
+    "activation a single function": (
+        lambda p, X, l, y: (p, X, l, XENT, {"activation": sm.relu_forward}),
+        r"activation must be a \(forward, backward\) pair",
+    ),
+    "activation without its backward": (
+        lambda p, X, l, y: (p, X, l, XENT, {"activation": (sm.relu_forward, None)}),
+        r"activation must be a \(forward, backward\) pair",
+    ),
+    "activation of three functions": (
+        lambda p, X, l, y: (p, X, l, XENT, {"activation": (*sm.RELU, sm.relu_forward)}),
+        r"activation must be a \(forward, backward\) pair",
+    ),
+    "an activation whose forward returns A alone": (
+        lambda p, X, l, y: (p, X, l, XENT, {"activation": (np.tanh, sm.relu_backward)}),
+        r"forward must return \(A, cache\)",
+    ),
+    "on_step not a function": (
+        lambda p, X, l, y: (p, X, l, XENT, {"on_step": "print"}),
+        r"on_step must be a function",
+    ),
 }
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix, on purpose
 @pytest.mark.parametrize("case", list(TRAIN_CASES))
 def test_train_refuses_bad_input_before_any_change(problem, case):
     change, match = TRAIN_CASES[case]
@@ -397,3 +456,200 @@ def test_split_refuses_bad_fractions_and_label_counts(problem, fraction, n_label
     _, X, _, _ = problem
     with pytest.raises(ValueError, match=match):
         sm.split(X, np.zeros(n_labels, int), np.random.default_rng(0), fraction)
+
+
+# ---- the rest of the boundary: what the user hands in, and what it returns --------------------
+
+
+def test_train_refuses_the_optimizer_class_instead_of_an_instance(problem):
+    params, X, labels, _ = problem
+    before = copy_params(params)
+    with pytest.raises(ValueError, match="optimizer must have .step"):
+        sm.train(params, X, labels, XENT, sm.Adam, steps=2)
+    assert_params_equal(params, before)
+
+
+def test_targets_of_integers_are_labels_only_for_softmax_cross_entropy(problem):
+    params, X, _, _ = problem
+    params = sm.init_mlp([2, 4, 1], np.random.default_rng(0))
+
+    def regression(out, y):  # a custom loss on integer targets of shape (N, 1), such as 0/1 or +-1
+        return sm.mse_loss(out, y.astype(out.dtype))
+
+    for targets in (np.arange(8).reshape(-1, 1) % 2, 2 * (np.arange(8).reshape(-1, 1) % 2) - 1):
+        losses = sm.train(copy_params(params), X, targets, regression, sm.SGD(0.01), steps=3)
+        assert len(losses) == 3
+
+
+def test_numerical_gradient_puts_x_back_when_f_raises_and_divides_by_the_step_taken():
+    x = np.array([1.0, 2.0])
+
+    def broken(x):
+        if x[0] != 1.0:
+            raise RuntimeError("f failed")
+        return float(x.sum())
+
+    with pytest.raises(RuntimeError, match="f failed"):
+        sm.numerical_gradient(broken, x)
+    assert x.tolist() == [1.0, 2.0]
+    # In float32, 100 + 1e-5 is 100.0000076: the slope of x is still 1 when divided by that step.
+    for x in (np.array([100.0], dtype=np.float32), np.array([1e10])):
+        slope = sm.numerical_gradient(lambda x: float(x.astype(np.float64)[0]), x)
+        assert slope[0] == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "f, match", [(lambda x: x * 2, "f must be a function of x that returns a number"),
+                 (lambda x: None, "returns a number"), ("f", "returns a number")]
+)  # fmt: skip
+def test_numerical_gradient_refuses_an_f_that_returns_no_number(f, match):
+    x = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match=match):
+        sm.numerical_gradient(f, x)
+    assert x.tolist() == [1.0, 2.0]
+
+
+def test_grad_check_refuses_max_evals_none(problem):
+    params, X, labels, _ = problem
+    with pytest.raises(ValueError, match="max_evals must be an integer"):
+        sm.grad_check(params, X, labels, XENT, max_evals=None)
+
+
+def test_grad_check_holds_one_forward_pass_of_memory_whatever_the_number_of_entries():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    params = sm.init_mlp([4, 100, 1], rng)  # 601 entries, 1,202 loss evaluations
+    X, y = rng.standard_normal((400, 4)), rng.standard_normal((400, 1))
+    tracemalloc.start()
+    try:
+        assert sm.grad_check(params, X, y, MSE).ok
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # One forward pass holds a few (400, 100) arrays, 320 kB each; keeping every evaluation's
+    # ReLU pattern would take 1,202 x 40 kB = 48 MB.
+    assert peak < 4e6
+
+
+def test_grad_check_skips_the_kinks_of_an_activation_of_the_user_s_own():
+    def leaky_forward(Z):
+        return np.where(Z > 0, Z, 0.1 * Z), Z
+
+    def leaky_backward(d_A, Z):
+        return d_A * np.where(Z > 0, 1.0, 0.1)
+
+    leaky_forward.kinks = lambda Z: Z > 0  # which side of its kink at 0 each entry lies on
+    rng = np.random.default_rng(3)
+    params = sm.init_mlp([1, 4, 1], rng)
+    X, y = rng.standard_normal((6, 1)), rng.standard_normal((6, 1))
+    params["b1"][0, 0] = 1e-7 - X[2, 0] * params["W1"][0, 0]  # Z1[2, 0] = 1e-7: on the kink
+    report = sm.grad_check(params, X, y, MSE, activation=(leaky_forward, leaky_backward))
+    assert report.ok and report["b1"]["kinks"] == 1 and report["W1"]["kinks"] == 1
+    del leaky_forward.kinks  # without it, the kink is not known, and that entry fails
+    report = sm.grad_check(params, X, y, MSE, activation=(leaky_forward, leaky_backward))
+    assert not report["b1"]["ok"]
+
+
+RAW_ERRORS = {
+    "a (1, H) mask for an (N, H) gradient": (
+        lambda: sm.relu_backward(np.ones((4, 3)), np.ones((1, 3))),
+        r"d_A must have shape \(1, 3\)",
+    ),
+    "d_Z for a wider layer": (
+        lambda: sm.linear_backward(np.ones((2, 5)), (np.ones((2, 3)), np.ones((3, 4)))),
+        r"d_Z must have shape \(2, 4\)",
+    ),
+    "sizes an int": (lambda: sm.init_mlp(5, np.random.default_rng()), "sizes needs at least two"),
+    "sizes None": (lambda: sm.init_mlp(None, np.random.default_rng()), "sizes needs at least two"),
+    "dtype a word": (lambda: sm.init_mlp([2, 3], np.random.default_rng(), dtype="banana"), "dtype"),
+    "dtype float16": (
+        lambda: sm.init_mlp([2, 3], np.random.default_rng(), dtype=np.float16),
+        "dtype",
+    ),
+    "params a list": (
+        lambda: sm.SGD(0.1).step([np.ones(2)], [np.ones(2)]),
+        "params must be a dict",
+    ),
+    "bias_correction a word": (lambda: sm.Adam(bias_correction="no"), "bias_correction must be"),
+    "logits an np.matrix": (
+        lambda: sm.softmax_cross_entropy(np.asmatrix(np.zeros((2, 3))), np.zeros(2, int)),
+        "logits must be a NumPy array",
+    ),
+}
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix, on purpose
+@pytest.mark.parametrize("case", list(RAW_ERRORS))
+def test_raw_errors_are_clear_ones(case):
+    call, match = RAW_ERRORS[case]
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_mlp_backward_refuses_another_network_s_cache(problem):
+    params, X, _, _ = problem
+    other = sm.init_mlp([2, 5, 3], np.random.default_rng(9))
+    out, cache = sm.mlp_forward(other, X)
+    with pytest.raises(ValueError, match="cache comes from mlp_forward on other params"):
+        sm.mlp_backward(params, cache, np.ones_like(out))
+    _, cache = sm.mlp_forward(sm.init_mlp([2, 3], np.random.default_rng(0)), X)
+    with pytest.raises(ValueError, match="cache must be the cache"):
+        sm.mlp_backward(params, cache, np.ones_like(out))
+
+
+def test_a_nan_gradient_is_refused_before_it_reaches_the_weights(problem):
+    params, X, labels, _ = problem
+    grads = sm.loss_and_grads(params, X, labels, XENT)[1]
+    grads["W2"][0, 0] = np.nan
+    for optimizer in (sm.SGD(0.1), sm.Adam(0.01)):
+        before = copy_params(params)
+        with pytest.raises(
+            ValueError, match=r"grads\['W2'\] \(from the backward pass\) contains NaN"
+        ):
+            optimizer.step(params, grads)
+        assert_params_equal(params, before)
+
+
+def test_a_hyperparameter_set_later_is_checked_when_set():
+    adam = sm.Adam(lr=0.01)
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        adam.lr = "0.01"
+    assert adam.lr == 0.01
+
+
+def test_loss_and_grads_and_predict_refuse_nan_as_train_does(problem):
+    params, X, labels, _ = problem
+    with pytest.raises(ValueError, match="X contains NaN"):
+        sm.loss_and_grads(params, with_entry(X, (0, 0), np.nan), labels, XENT)
+    with pytest.raises(ValueError, match=r"params\['b2'\] contains NaN"):
+        sm.predict({**params, "b2": with_entry(params["b2"], (0, 0), np.nan)}, X)
+
+
+def test_on_step_keeps_the_losses_when_training_stops_on_an_error(problem):
+    params, X, labels, _ = problem
+    kept = []
+
+    def on_step(step, loss, params):
+        kept.append(loss)
+        if step == 2:
+            raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        sm.train(params, X, labels, XENT, sm.SGD(0.1), steps=10, on_step=on_step)
+    assert len(kept) == 3
+
+
+def test_a_broken_matplotlib_skips_the_figures_with_one_message(capsys):
+    class Unwritable:
+        def savefig(self, *args, **kwargs):
+            raise ValueError("Key backend: 'nonsense' is not a valid value for backend")
+
+    sm._say_once.cache_clear()
+    try:
+        assert sm.save_figure(Unwritable(), "x.png", alt="") is None
+        assert sm.save_figure(Unwritable(), "y.png", alt="") is None
+    finally:
+        sm._say_once.cache_clear()
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "figures are skipped" in out[0]
