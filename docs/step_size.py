@@ -165,6 +165,8 @@ def hessian_times(params, X, y, v: np.ndarray, h: float = 1e-8) -> np.ndarray:
     # A small h: where a step moves some unit's Z across the ReLU's kink, the gradient jumps and
     # the difference measures a slope of neither side. The smaller h, the rarer that is; float64
     # keeps the rounding of the difference near 1e-7 of the result.
+    if not np.isfinite(v).all():  # a diverging run overflowed the last product: no curvature
+        return np.full(v.shape, np.nan)
     g_plus = gradient(moved(params, v, h), X, y)
     g_minus = gradient(moved(params, v, -h), X, y)
     return (g_plus - g_minus) / (2 * h)
