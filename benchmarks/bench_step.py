@@ -1,8 +1,9 @@
 """When is hand-written NumPy faster than autograd? scratch_mlp against PyTorch and scikit-learn.
 
-    python benchmarks/bench_step.py               # about 2 minutes
-    python benchmarks/bench_step.py --threads 1   # threads of BLAS and PyTorch (default 2)
-    python benchmarks/bench_step.py --quick       # about 10 s: checks that everything runs
+    python benchmarks/bench_step.py                     # about 2 minutes
+    python benchmarks/bench_step.py --threads 1         # threads of BLAS and PyTorch (default 2)
+    python benchmarks/bench_step.py --quick             # a few seconds: checks that everything runs
+    python benchmarks/bench_step.py --quick --rounds 1  # the same, in one round
 
 It times one training step (forward, loss, backward, update) of three networks, from the same
 weights, and trains one network on scikit-learn's digits with scratch_mlp and with MLPClassifier.
@@ -13,10 +14,12 @@ still compares like with like; the table gives medians over the rounds.
 """
 
 import argparse
+import importlib.util
 import itertools
 import multiprocessing
 import os
 import platform
+import reprlib
 import statistics
 import sys
 import time
@@ -217,7 +220,10 @@ def table(results, rounds: int) -> list[str]:
         reference = [seconds for seconds, _ in answers["scratch_mlp"]]
         for name, values in answers.items():
             seconds, accuracy = zip(*values, strict=True)
-            q1, median, q3 = (1e3 * q for q in statistics.quantiles(seconds, method="inclusive"))
+            quartiles = (
+                statistics.quantiles(seconds, method="inclusive") if rounds > 1 else seconds * 3
+            )
+            q1, median, q3 = (1e3 * q for q in quartiles)
             ratio = statistics.median(s / r for s, r in zip(seconds, reference, strict=True))
             ratio = "" if name == "scratch_mlp" else f"{ratio:.2f}"
             row = f"  {name:26s} {median:7.3f} ms {f'{q1:.3f}-{q3:.3f}':>15s}  {ratio:>13s}"
@@ -226,23 +232,76 @@ def table(results, rounds: int) -> list[str]:
                 row += f"  {statistics.median(accuracy):.1%} ({low:.1%}-{high:.1%})"
             lines.append(row.rstrip())
     return lines + [
-        f"median, p25-p75: over {rounds} rounds. x scratch_mlp: the row's time divided by",
+        f"median, p25-p75: over {rounds} round{'s' if rounds > 1 else ''}. x scratch_mlp: the row's"
+        " time divided by",
         "scratch_mlp's in the same round, median over the rounds. Per epoch: the whole fit, set-up",
         f"included, divided by the epochs. Accuracy on the {N_HELD_OUT} held-out images: median",
         "(lowest-highest) over the rounds, each with its own seed for the weights and the shuffle.",
     ]
 
 
-def main(argv=None) -> int:
+def cores() -> int:
+    """The cores this process may run on: the most threads NumPy's OpenBLAS will start."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def whole_number(low: int, high: int | None = None, high_means: str = ""):
+    """An argparse ``type``: the text as an int from ``low`` to ``high``, or a one-line error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f"{low} or more" if high is None else f"from {low} to {high}{high_means}"
+            raise argparse.ArgumentTypeError(f"a whole number {bound}, not {reprlib.repr(text)}")
+        return value
+
+    return parse
+
+
+def parse_options(argv=None) -> argparse.Namespace:
+    """The command line's options, checked; exits with status 2 and one line on a bad value."""
+    top = cores()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2, help="threads of BLAS and PyTorch (2)")
-    parser.add_argument("--rounds", type=int, default=21, help="rounds of turns (21)")
-    parser.add_argument("--quick", action="store_true", help="2 rounds of little work: a test")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--threads",
+        type=whole_number(1, top, ", the cores this process may use"),
+        default=min(2, top),
+        metavar="N",
+        help=f"threads of BLAS and of PyTorch, 1 to {top} (default: {min(2, top)})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=whole_number(1),
+        metavar="N",
+        help="rounds of turns (default: 21, or 2 with --quick; a value given here wins)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="little work in each round (2 steps a timed block, 2 epochs, no pause), in 2"
+        " rounds unless --rounds says otherwise: checks that everything runs; its times mean"
+        " little",
+    )
+    options = parser.parse_args(argv)
+    if options.rounds is None:
+        options.rounds = 2 if options.quick else 21
+    return options
+
+
+def main(argv=None) -> int:
+    args = parse_options(argv)
+    missing = [name for name in ("torch", "sklearn") if importlib.util.find_spec(name) is None]
+    if missing:  # found without importing them: no worker starts only to fail
+        sys.exit(
+            f"bench_step.py needs {' and '.join(missing)}: pip install -r requirements-bench.txt"
+        )
     # The workers' libraries read these as they load. The parent itself computes nothing.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(args.threads)
-    rounds, pause, epochs = (2, 0.0, 2) if args.quick else (max(2, args.rounds), 0.2, EPOCHS)
+    pause, epochs = (0.0, 2) if args.quick else (0.2, EPOCHS)
 
     groups = {}  # title: {implementation: its worker}, scratch_mlp first
     for title, (sizes, _, _, steps) in STEP_PROBLEMS.items():
@@ -258,17 +317,20 @@ def main(argv=None) -> int:
     workers = [worker for group in groups.values() for worker in group.values()]
     results = {title: {name: [] for name in group} for title, group in groups.items()}
     try:
-        abouts = [future.result() for future in [worker.ask() for worker in workers]]
-        for worker in workers:
-            worker()  # a first round, not counted: every process warms up
-        for round_number in range(rounds):
+        # Every process says what it runs on, then warms up in a first round that is not counted.
+        # Nothing is timed yet, so all the processes start and warm up at once.
+        starts = [(worker.ask(), worker.ask()) for worker in workers]
+        abouts = [about.result() for about, _ in starts]
+        for _, warm_up in starts:
+            warm_up.result()
+        for round_number in range(args.rounds):
             for title, group in groups.items():
                 for name in list(group) if round_number % 2 == 0 else list(group)[::-1]:
                     time.sleep(pause)  # lets the previous process's threads stop spinning
                     results[title][name].append(group[name]())
     finally:
-        for worker in workers:
-            worker.pool.shutdown(cancel_futures=True)
+        for worker in workers:  # all end together: Python waits for them as it exits
+            worker.pool.shutdown(wait=False, cancel_futures=True)
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     cpu = next((x.split(":")[1].strip() for x in cpuinfo.splitlines() if "model name" in x), "?")
     machine = [f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"]
@@ -276,7 +338,7 @@ def main(argv=None) -> int:
     openblas = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # when set, they choose its kernels
     machine += [f"{v}={os.environ[v]}" for v in openblas if v in os.environ]
     machine += [f"threads for BLAS and PyTorch: {args.threads}", ""]
-    print("\n".join(machine + table(results, rounds)))
+    print("\n".join(machine + table(results, args.rounds)))
     return 0
 
 
