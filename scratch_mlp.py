@@ -29,7 +29,7 @@
 # | $\mathbb 1[\cdot]$, $\odot$ | `(Z1 > 0)`, `*` | 1 where true, else 0; entry-by-entry product |
 
 # %% tags=["fold"]
-# Imports and plumbing: input checks, data and figure helpers (nothing here is about training)
+# Imports, input checks, data and figure helpers (nothing here is about training)
 from __future__ import annotations
 
 import contextlib
@@ -835,7 +835,7 @@ if __name__ == "__main__":
 # Add distributes, summed over the rows: $\mathtt{db1} = (0.5 + 0,\; 0 + 0.625) = (0.5, 0.625)$.
 
 # %% tags=["answer"]
-# The answer, computed: the worked example's forward and backward pass
+# The answer, computed
 if __name__ == "__main__":
     X = np.array([[1.0], [-2.0]])
     y = np.array([[1.0], [0.0]])
@@ -864,7 +864,7 @@ if __name__ == "__main__":
 # above. The same answer drawn as a graph, every value and gradient on its edge:
 
 # %% tags=["answer"]
-# The answer as a graph: the worked example's arrays forward, gradients backward
+# The answer as a graph: arrays forward, gradients backward
 if __name__ == "__main__":
 
     def rows(a):  # a matrix as text, one row a line, columns aligned
@@ -1088,7 +1088,7 @@ def numerical_gradient(f, x, h: float = 1e-5):
             x_minus, f_minus = x[idx], f(x)
         finally:
             x[idx] = original  # put back, even if f raised
-        # Divide by the step x actually took: in float32, 100 + 1e-5 is not 100.00001.
+        # by the step x actually took: float32 rounds 100 + 1e-5 to 100.0000076
         grad[idx] = (f_plus - f_minus) / (float(x_plus) - float(x_minus))
     return grad
 
@@ -1096,14 +1096,13 @@ def numerical_gradient(f, x, h: float = 1e-5):
 # %% [markdown]
 # `grad_check` compares it with `mlp_backward`'s $g$. **An entry passes when $|g - g_\mathrm{num}|
 # \le 10^{-8} + 10^{-6} |g_\mathrm{num}|$**: far above rounding, far below a real bug (PyTorch's
-# `gradcheck` uses a rule of this form, with looser defaults: $10^{-5}$ and $10^{-3}$). If moving
-# $\theta$ to $\theta \pm h$ flips the sign of some pre-activation, the two sides of a kink are
-# mixed and correct code fails: `grad_check` skips and counts such entries ([When it
-# breaks](../failure_modes/) shows one).
+# `gradcheck` rule has this form, with looser defaults: $10^{-5}$, $10^{-3}$). If $\theta \pm h$
+# flips the sign of a pre-activation, the sides of a kink are mixed and correct code fails:
+# `grad_check` skips and counts such entries ([When it breaks](../failure_modes/) shows one).
 
 
 # %% tags=["fold"]
-# grad_check: centred differences of every entry of every tensor, in float64, skipping kinks
+# grad_check: centred differences of every entry, in float64, kinks skipped
 class GradCheckReport(dict):
     """What ``grad_check`` returns: per tensor name, a dict with ``checked`` (entries compared),
     ``kinks`` (entries skipped because ``+h`` or ``-h`` crossed a kink), ``max_abs_error``,
@@ -1237,7 +1236,7 @@ if __name__ == "__main__":
 # one forward and one backward pass. Measured:
 
 # %% tags=["fold"]
-# Timing: one forward and backward pass, against finite differences of every parameter
+# Timing: backpropagation against finite differences
 if __name__ == "__main__":
     import time
 
@@ -1310,9 +1309,9 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
 # $\Delta L \approx g \cdot \Delta\theta$ (summed over parameters), so $\Delta L \approx -\eta\,
 # \|g\|^2 < 0$, as long as $\eta$ is small enough for the first order to dominate.
 #
-# `SGD` makes this update in place (stochastic gradient descent: stochastic when each step takes
-# a random batch of rows; here every step takes all of them). With **momentum** $\mu > 0$ it steps
-# along a decaying sum of past gradients instead (section 5).
+# `SGD` makes this update in place ("stochastic" when each step takes a random batch of rows; here
+# each takes all). With **momentum** $\mu > 0$ it steps along a decaying sum of past gradients
+# (section 5).
 # `train` repeats forward, loss, backward and update, on all $N$ rows or, with `batch_size`, on
 # that many at a time, reshuffled every **epoch** (pass over the data; see [Mini-batches and
 # held-out data](../minibatches/)).
@@ -1347,8 +1346,7 @@ def train(
     activation=RELU, on_step=None
 ):  # fmt: skip
     """Train ``params`` in place; return every step's loss. ``on_step(step, loss, params)`` runs
-    after each update: it keeps the losses so far if training stops on an error or on Ctrl-C,
-    which waits for the step in progress (a second Ctrl-C does not)."""
+    after each update (to keep the losses if training stops early)."""
     _check_training(
         params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, activation, on_step
     )
@@ -1387,12 +1385,11 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 5. Adam
 #
-# One learning rate must be small enough for the direction in which the loss curves most (or steps
-# overshoot, as in section 1) yet large enough to progress along the flattest. **Momentum** helps:
-# gradients that keep their sign build up speed, ones that flip partly cancel. **RMSProp** divides
-# each coordinate's step by the root of a running mean of its squared gradient, so, once that mean
-# has settled, each moves about $\eta$ whatever its gradient's scale. **Adam** (Kingma & Ba, 2015)
-# does both. With $g_t$ the gradient at step $t = 1, 2, \ldots$ and $m_0 = v_0 = 0$:
+# One learning rate must be small enough where the loss curves most (section 1) yet large enough
+# where it is flat. **Momentum** helps: gradients that keep their sign build up speed, ones that
+# flip partly cancel. **RMSProp** divides each coordinate's step by the root of a running mean of
+# its squared gradient, so each moves about $\eta$ whatever its gradient's scale. **Adam** (Kingma
+# & Ba, 2015) does both. With $g_t$ the gradient at step $t = 1, 2, \ldots$ and $m_0 = v_0 = 0$:
 #
 # $$m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
 #   v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2,$$
@@ -1424,8 +1421,8 @@ if __name__ == "__main__":
             params[k], m[k], v[k] = adam_update(params[k], grads[k], m[k], v[k], t, lr=0.01)
 
 # %% [markdown]
-# The library's `Adam` (in the closed box below, with `RMSProp`) computes these lines into arrays it
-# keeps between steps, faster on large tensors, and gets the same numbers to the bit:
+# The library's `Adam` (closed below, with `RMSProp`) computes these lines into arrays it keeps
+# between steps, faster on large tensors, and gets the same numbers to the bit:
 
 
 # %% tags=["fold"]
@@ -1525,8 +1522,7 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # The article's network, SGD against Adam at $\eta = 0.01$ from one start. The dashed line is the
-# noise's variance, 0.01, about what the true sine itself scores (no function of $x$ predicts
-# the noise).
+# noise's variance, 0.01: about what the true sine itself scores.
 
 # %% tags=["fold"]
 # SGD and Adam, 2001 steps from the same start
@@ -1567,7 +1563,7 @@ if __name__ == "__main__":
 # with a few spikes: it starts fitting the noise of these 200 points ([Mini-batches and held-out
 # data](../minibatches/) shows what that costs on fresh points). SGD ends four times above it.
 # One $\eta$ means two things, though: SGD steps $\eta\, g$, Adam at most about $\eta$ whatever $g$
-# ([Optimizers you can see](../optimizers/) draws both on a loss surface).
+# (see [Optimizers you can see](../optimizers/)).
 #
 # ## 6. Softmax cross-entropy classification
 #
@@ -1615,8 +1611,8 @@ def predict(params, X, activation=RELU):
 
 
 # %% [markdown]
-# **The data**: three interleaved spiral arms, a class each, a quarter of the points held out to
-# measure accuracy on unseen points. The network: `[2, 64, 64, 3]`. A sanity check first: a
+# **The data**: three interleaved spiral arms, a class each; a quarter of the points is held out.
+# The network: `[2, 64, 64, 3]`. A sanity check first: a
 # classifier that knows nothing scores $\ln 3 \approx 1.10$, the loss of a uniform guess.
 
 # %%
@@ -1638,8 +1634,7 @@ if __name__ == "__main__":
 # %% [markdown]
 # The first loss is above $\ln 3$: each random guess leans towards some class, on this start more
 # often a wrong one (19% right, below the 33% of a uniform guess). A first loss far from $\ln C$
-# would point to a bug or a bad scale. After training, the held-out accuracy shows the network
-# learned the arms, not just the points.
+# would point to a bug or a bad scale. The held-out accuracy shows the network learned the arms.
 
 # %% tags=["fold"]
 # Plotting: the decision regions
@@ -1676,8 +1671,8 @@ if __name__ == "__main__":
 #
 # A network of any depth, every derivative by hand and checked, gradient descent, Adam and a
 # classifier: the whole training loop. PyTorch's `loss.backward()` computes what `mlp_backward`
-# does, for any network, by recording the forward pass as it runs; `optimizer.step()` is
-# `Adam.step`. Next: [the step size](../step_size/),
+# does, for any network, by recording the forward pass; `optimizer.step()` is `Adam.step`. Next:
+# [the step size](../step_size/),
 # [optimizers you can see](../optimizers/), [mini-batches and held-out data](../minibatches/),
 # [when it breaks](../failure_modes/), the [exercises](../exercises/) and
 # [PyTorch](../pytorch/) side by side.
