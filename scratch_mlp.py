@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import inspect
 import math
 import os
 import signal
@@ -176,8 +177,9 @@ def _count(name: str, value, *, low: int = 0) -> int:
 
 
 def _array(name: str, value, ndim: int | None = None) -> np.ndarray:
-    # np.matrix is an ndarray whose rows stay 2-D when indexed: it breaks the math below.
-    if not isinstance(value, np.ndarray) or isinstance(value, np.matrix):
+    # np.matrix keeps rows 2-D when indexed, and a masked array hides entries from the checks but
+    # not from np.dot: both break the math below.
+    if not isinstance(value, np.ndarray) or isinstance(value, (np.matrix, np.ma.MaskedArray)):
         raise ValueError(f"{name} must be a NumPy array, got {type(value).__name__}")
     if ndim is not None and value.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {value.shape}")
@@ -201,14 +203,20 @@ FLOATS = (np.float32, np.float64)  # float16 is refused: Adam's eps = 1e-8 is 0 
 
 
 def _check_init(sizes, rng, dtype, weight_std, hidden_bias) -> None:
-    if not isinstance(sizes, (list, tuple, range, np.ndarray)) or len(sizes) < 2:
+    listed = isinstance(sizes, (list, tuple, range)) or getattr(sizes, "ndim", 0) == 1
+    if not listed or len(sizes) < 2:
         raise ValueError(f"sizes needs at least two entries [D, C] in a list, got {sizes!r}")
     for size in sizes:
         _count("sizes", size, low=1)
-    if not callable(getattr(rng, "standard_normal", None)):
-        raise ValueError(f"rng must be a np.random.Generator, got {rng!r}")
+    if (
+        isinstance(rng, type)
+        or rng is np.random
+        or not callable(getattr(rng, "standard_normal", None))
+    ):
+        # np.random itself would draw from NumPy's global state, which this file never touches.
+        raise ValueError(f"rng must be a generator such as np.random.default_rng(0), got {rng!r}")
     try:
-        float_type = np.dtype(dtype).type in FLOATS
+        float_type = np.dtype(dtype).type in FLOATS and np.dtype(dtype).isnative
     except TypeError:
         float_type = False
     if not float_type:
@@ -220,7 +228,10 @@ def _check_init(sizes, rng, dtype, weight_std, hidden_bias) -> None:
     _number("hidden_bias", hidden_bias, low=-math.inf)
 
 
-def _check_params(params, X=None, activation=None) -> int:
+_UNSET = object()  # "not given", where None is a value to check
+
+
+def _check_params(params, X=None, activation=_UNSET) -> int:
     """The number of layers K, after checking ``params`` (``W1, b1, ..., WK, bK`` of one float
     dtype, each layer's shapes fitting the next) and, if given, ``X`` and ``activation``."""
     K = len(params) // 2 if isinstance(params, dict) else 0
@@ -233,10 +244,12 @@ def _check_params(params, X=None, activation=None) -> int:
         for name in (f"W{l}", f"b{l}"):
             p = params[name]
             # One dtype for all: one float64 tensor would silently make a float32 network float64.
-            if not isinstance(p, np.ndarray) or p.dtype != dtype or p.dtype.type not in FLOATS:
+            plain = isinstance(p, np.ndarray) and not isinstance(p, (np.matrix, np.ma.MaskedArray))
+            if not plain or p.dtype != dtype or p.dtype.type not in FLOATS or not dtype.isnative:
                 raise ValueError(
                     f"params[{name!r}] is {getattr(p, 'dtype', type(p).__name__)}: every parameter "
-                    f"must be a float32 or float64 NumPy array of one dtype (W1 is {dtype})"
+                    f"must be a float32 or float64 NumPy array of one dtype, in the machine's byte "
+                    f"order (W1 is {dtype}; p.astype(np.float64) converts)"
                 )
         W, rows = params[f"W{l}"], params[f"W{l - 1}"].shape[1] if l > 1 else None
         if W.ndim != 2 or rows not in (None, W.shape[0]):
@@ -252,7 +265,7 @@ def _check_params(params, X=None, activation=None) -> int:
                 f"X has dtype {X.dtype} but the parameters are {dtype}; "
                 f"convert it with X.astype(np.{dtype.name})"
             )
-    if activation is not None:
+    if activation is not _UNSET:
         _check_activation(activation, dtype)
     return K
 
@@ -270,12 +283,18 @@ def _check_activation(activation, dtype) -> None:
         return
     if len(_ACTIVATIONS_SEEN) > 256:  # many throwaway pairs: forget them rather than grow
         _ACTIVATIONS_SEEN.clear()
-    Z = np.array([[-1.5, 0.5, 2.0]], dtype=dtype)
-    out = activation[0](Z)
-    if not (isinstance(out, tuple) and len(out) == 2 and getattr(out[0], "shape", None) == Z.shape):
-        raise ValueError("activation's forward must return (A, cache), A shaped like its input")
-    if getattr(activation[1](np.ones_like(Z), out[1]), "shape", None) != Z.shape:
+    Z = np.array([[-1.5, 0.5, 2.0], [0.25, -0.75, 1.0]], dtype=dtype)
+    with np.errstate(all="ignore"):  # a NaN here is reported below, not warned about
+        out = activation[0](Z)
+    A = out[0] if isinstance(out, tuple) and len(out) == 2 else None
+    if not (isinstance(A, np.ndarray) and A.shape == Z.shape and A.dtype == Z.dtype):
+        raise ValueError("activation's forward must return (A, cache), A shaped like its input Z")
+    with np.errstate(all="ignore"):
+        d_Z = activation[1](np.ones_like(Z), out[1])
+    if not (isinstance(d_Z, np.ndarray) and d_Z.shape == Z.shape and d_Z.dtype == Z.dtype):
         raise ValueError("activation's backward must return d_Z, shaped like its d_A")
+    if not (np.isfinite(A).all() and np.isfinite(d_Z).all()):
+        raise ValueError("activation gives NaN or infinite values on ordinary inputs")
     _ACTIVATIONS_SEEN[key] = tuple(activation)
 
 
@@ -332,20 +351,24 @@ def _check_data(params, X, y, loss_fn, activation, probe: bool = True):
     # first meets a bad one. (Looked up by name: the page defines it in a later section.)
     if loss_fn is globals().get("softmax_cross_entropy"):
         _check_labels(y, params[f"W{K}"].shape[1], X.shape[0])
+    if loss_fn is globals().get("mse_loss"):  # its y has out's shape: say so with y's own shape
+        _check_targets(np.empty((X.shape[0], params[f"W{K}"].shape[1]), X.dtype), y)
     if not callable(loss_fn):
         raise ValueError(f"loss_fn must be a function (out, y) -> (loss, d_out), got {loss_fn!r}")
     if probe:  # returns the gradients of the probe, for train to check its optimizer on
         # Overflow here is reported by train with its step, as in the loop.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            out, cache = mlp_forward(params, X[:1], activation)
-            return mlp_backward(params, cache, _loss_output(loss_fn(out, y[:1]))[1])
+            out, cache = mlp_forward(params, X[:2], activation)  # two rows: (1, C) is caught
+            return mlp_backward(params, cache, _loss_output(loss_fn(out, y[:2]))[1])
 
 
 def _loss_output(result):
     """What a loss_fn returned, if it is ``(loss, d_out)`` with a number for the loss."""
-    if not (isinstance(result, tuple) and len(result) == 2 and np.ndim(result[0]) == 0):
+    loss = result[0] if isinstance(result, tuple) and len(result) == 2 else None
+    real = isinstance(loss, (int, float, np.integer, np.floating)) and not isinstance(loss, bool)
+    if not (real or (isinstance(loss, np.ndarray) and loss.ndim == 0 and loss.dtype.kind in "iuf")):
         raise ValueError(
-            f"loss_fn must return (loss, d_out) with a number loss, got {result!r:.80}"
+            f"loss_fn must return (loss, d_out) with a real number loss, got {result!r:.80}"
         )
     return result
 
@@ -355,12 +378,16 @@ def _check_cache(params, cache, d_out) -> None:
     shaped like that pass's output."""
     if not _CHECKING.get():
         return
-    K = len(params) // 2 if isinstance(params, dict) else 0
-    if not isinstance(cache, list) or len(cache) != K or K == 0:
+    K = _check_params(params)
+    try:
+        layers = [(layer[0][0], layer[0][1]) for layer in cache] if isinstance(cache, list) else []
+    except (TypeError, IndexError, KeyError):
+        layers = []
+    if len(layers) != K:
         raise ValueError("cache must be the cache that mlp_forward returned for these params")
-    if any(layer[0][1] is not params[f"W{l}"] for l, layer in enumerate(cache, start=1)):
+    if any(W is not params[f"W{l}"] for l, (_, W) in enumerate(layers, start=1)):
         raise ValueError("cache comes from mlp_forward on other params: run it on these params")
-    X_last, W_last = cache[-1][0]
+    X_last, W_last = layers[-1]
     _array("d_out", d_out)
     _same_shape(
         "d_out (what loss_fn returns as the gradient)", d_out, (len(X_last), W_last.shape[1])
@@ -412,27 +439,42 @@ def _check_step_arguments(params, grads, finite: bool) -> None:
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict of NumPy arrays, got {type(params).__name__}")
     for name, p in params.items():
-        if not (isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable):
-            raise ValueError(f"params[{name!r}] must be a writeable floating-point NumPy array")
+        ok = isinstance(p, np.ndarray) and not isinstance(p, (np.matrix, np.ma.MaskedArray))
+        if not (ok and p.dtype.type in FLOATS and p.flags.writeable):
+            raise ValueError(f"params[{name!r}] must be a writeable float32 or float64 NumPy array")
     _check_grads(params, grads, finite)
 
 
-def _check_numerical(f, x, h) -> float:
+def _check_numerical(f, x, h):
     """numerical_gradient's arguments: a writeable float array ``x`` that ``h`` can move, and an
-    ``f`` that returns a number (called once here, on ``x`` as it is)."""
+    ``f`` that returns a number (tried once here, on ``x`` as it is). Returns ``h`` and ``f``
+    wrapped to check each value it returns."""
     h = _number("h", h)
-    if not (_array("x", x).dtype.kind == "f" and x.flags.writeable):
-        raise ValueError(f"x must be a writeable floating-point array, got {x.dtype}")
+    if not (_array("x", x).dtype.type in FLOATS and x.flags.writeable):
+        raise ValueError(f"x must be a writeable float32 or float64 array, got {x.dtype}")
+    _finite("x", x)
+    with np.errstate(over="ignore"):
+        representable = np.isfinite(x.dtype.type(h))
+    if not representable:
+        raise ValueError(f"h = {h} is too large for x's dtype {x.dtype}")
     stuck = x + h == x - h  # entries too large for h to move them
     if stuck.any():
         idx = [int(i) for i in np.argwhere(stuck)[0]]
         raise ValueError(f"h = {h} is too small to move x{idx} = {x[tuple(idx)]}")
-    value = f(x) if callable(f) else None
-    if not (
-        np.ndim(value) == 0 and np.isrealobj(value) and isinstance(value, (int, float, np.number))
-    ):
-        raise ValueError(f"f must be a function of x that returns a number, got {value!r:.60}")
-    return h
+    if not callable(f):
+        raise ValueError(f"f must be a function of x that returns a number, got {f!r:.60}")
+
+    def checked_f(x):
+        value = f(x)
+        real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, bool
+        )
+        if not real:
+            raise ValueError(f"f must be a function of x that returns a number, got {value!r:.60}")
+        return value
+
+    checked_f(x)
+    return h, checked_f
 
 
 def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, *rest):
@@ -451,11 +493,30 @@ def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, lo
             f"optimizer must have .step(params, grads), as SGD(lr=0.01) has; got {optimizer!r}"
         )
     _check_step(optimizer, params, grads, keeps_state=None)  # writeable, and not another net's
-    if on_step is not None and not callable(on_step):
+    if on_step is not None and not _takes(on_step, 3):
         raise ValueError(f"on_step must be a function (step, loss, params), got {on_step!r}")
 
 
-def _stop_if_diverged(loss, d_out, step: int, optimizer) -> None:
+def _takes(function, n: int) -> bool:
+    """Whether ``function`` can be called with ``n`` positional arguments (True where Python cannot
+    tell, as for some built-in functions)."""
+    if not callable(function):
+        return False
+    try:
+        inspect.signature(function).bind(*range(n))
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read
+        pass
+    return True
+
+
+def _stop_if_diverged(loss, d_out, out, step: int, optimizer) -> None:
+    if getattr(d_out, "shape", None) != out.shape:  # the probe had two rows; batches have more
+        raise ValueError(
+            f"loss_fn returned d_out of shape {getattr(d_out, 'shape', d_out)} for "
+            f"out of shape {out.shape} at step {step}: d_out must be shaped like out"
+        )
     if math.isfinite(loss) and np.isfinite(d_out).all():
         return
     if math.isfinite(loss):  # then the gradient the loss returned is what is wrong
@@ -470,7 +531,8 @@ def _stop_if_diverged(loss, d_out, step: int, optimizer) -> None:
         )
     raise FloatingPointError(
         f"the loss became {float(loss)} at step {step}: training diverged; try a smaller "
-        f"learning rate (optimizer lr = {getattr(optimizer, 'lr', '?')})"
+        f"learning rate (optimizer lr = {getattr(optimizer, 'lr', '?')}), or look for NaN in a "
+        f"gradient of the step before (a custom activation's backward, or on_step)"
     )
 
 
@@ -491,23 +553,33 @@ def _batches(X, y, steps: int, batch_size, rng):
 
 
 @contextlib.contextmanager
-def _training():
-    """The conditions of train's loop, all undone on leaving it:
+def _training(on_step):
+    """The conditions of train's loop, all undone on leaving it. Yields ``(stop, on_step)``.
 
-    - the per-call checks are off: train checked everything on entry;
+    - The per-call checks are off: train checked everything on entry. ``on_step``, the user's
+      code, is handed back wrapped so that it runs with the checks on, under the caller's own
+      NumPy error settings.
     - NumPy's overflow warnings are off: a loss that is not finite stops training at its step,
-      with a message that says so, and the warnings on the way would bury it;
-    - while Python's own Ctrl-C handler is in place, a Ctrl-C is held until the step in progress
-      is whole: the block yields a list that records it, and the loop raises KeyboardInterrupt
-      at the end of the step. A second Ctrl-C interrupts at once. A handler of the user's, or an
-      ignored SIGINT, is left as it is (and only the main thread receives signals).
+      with a message that says so, and the warnings on the way would bury it.
+    - While Python's own Ctrl-C handler is in place, a Ctrl-C is held until the step in progress
+      is whole: ``stop`` records it, and the loop raises KeyboardInterrupt at the end of the
+      step. A second Ctrl-C interrupts at once. A handler of the user's, or an ignored SIGINT, is
+      left as it is (and only the main thread receives signals).
     """
-    received = []
+    received, settings = [], np.geterr()
 
     def hold(signum, frame):
         if received:  # the second Ctrl-C: the user means it
             raise KeyboardInterrupt
         received.append(signum)
+
+    def checked_on_step(step, loss, params):
+        token = _CHECKING.set(True)
+        try:
+            with np.errstate(**settings):
+                return on_step(step, loss, params)
+        finally:
+            _CHECKING.reset(token)
 
     main = threading.current_thread() is threading.main_thread()
     hold_ctrl_c = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -516,9 +588,9 @@ def _training():
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if hold_ctrl_c:
                 signal.signal(signal.SIGINT, hold)
-            yield received
+            yield received, (None if on_step is None else checked_on_step)
     finally:
-        if hold_ctrl_c:
+        if hold_ctrl_c and signal.getsignal(signal.SIGINT) is hold:  # unless on_step changed it
             signal.signal(signal.SIGINT, signal.default_int_handler)
         _CHECKING.reset(token)
 
@@ -1077,7 +1149,7 @@ def numerical_gradient(f, x, h: float = 1e-5):
     >>> numerical_gradient(lambda x: np.sum(x**2), np.array([1.0, 2.0])).round(6)  # 2x
     array([2., 4.])
     """
-    h = _check_numerical(f, x, h)
+    h, f = _check_numerical(f, x, h)  # f, checked: every value it returns must be a number
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         original = x[idx]
@@ -1180,7 +1252,7 @@ def grad_check(
     for name, p in params64.items():
         if (p + h == p - h).any():
             raise ValueError(f"h = {h} is too small to move some entries of params[{name!r}]")
-    X64 = X.astype(np.float64)
+    X64 = X.astype(np.float64, copy=False)
     y64 = y.astype(np.float64) if y.dtype.kind == "f" else y
     _, analytic = loss_and_grads(params64, X64, y64, loss_fn, activation)
     _check_grads(params64, analytic)  # a wrong shape would defeat the entry-by-entry comparison
@@ -1203,7 +1275,9 @@ def grad_check(
                     p[idx] = moved
                     loss, sides = evaluate()
                     taken.append((loss, p[idx]))
-                    kink[idx] |= any((a != b).any() for a, b in zip(start, sides, strict=True))
+                    kink[idx] |= any(
+                        np.any(np.asarray(a) != b) for a, b in zip(start, sides, strict=True)
+                    )
             finally:
                 p[idx] = original
             (f_plus, x_plus), (f_minus, x_minus) = taken
@@ -1298,9 +1372,18 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
         fan_in, fan_out = sizes[l - 1], sizes[l]
         std = np.sqrt(2 / fan_in) if weight_std is None else weight_std
         # Drawn in float64, then cast: float32 and float64 networks start from the same numbers.
-        params[f"W{l}"] = (rng.standard_normal((fan_in, fan_out)) * std).astype(dtype)
+        try:
+            draw = rng.standard_normal((fan_in, fan_out))
+        except (ValueError, MemoryError) as error:
+            raise ValueError(
+                f"sizes: a {fan_in} x {fan_out} layer cannot be made ({error})"
+            ) from None
+        with np.errstate(over="ignore"):  # an overflow is reported below
+            params[f"W{l}"] = (draw * std).astype(dtype)
         bias = hidden_bias if l < K else 0.0
         params[f"b{l}"] = np.full((1, fan_out), bias, dtype=dtype)
+    for name, p in params.items():  # a weight_std or hidden_bias too large for the dtype
+        _finite(f"params[{name!r}] (weight_std or hidden_bias overflows {np.dtype(dtype)})", p)
     return params
 
 
@@ -1351,12 +1434,12 @@ def train(
         params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, activation, on_step
     )
     losses = []
-    with _training() as stop:  # checks made above, overflow shown by the loss, Ctrl-C held
+    with _training(on_step) as (stop, on_step):  # checks made above; Ctrl-C held to the step's end
         for step, (X_batch, y_batch) in enumerate(_batches(X, y, steps, batch_size, rng)):
             out, cache = mlp_forward(params, X_batch, activation)  # forward
             loss, d_out = loss_fn(out, y_batch)  # loss
+            _stop_if_diverged(loss, d_out, out, step, optimizer)
             grads = mlp_backward(params, cache, d_out)  # backward
-            _stop_if_diverged(loss, d_out, step, optimizer)
             optimizer.step(params, grads)  # update
             losses.append(float(loss))
             if log_every and step % log_every == 0:
@@ -1434,7 +1517,7 @@ class RMSProp:
     ``v = alpha * v + (1 - alpha) * g**2``, then ``p -= lr * g / (sqrt(v) + eps)``.
     """
 
-    lr, alpha, eps = _Number(), _Number(allow_low=True, below=1), _Number(allow_low=True)
+    lr, alpha, eps = _Number(), _Number(allow_low=True, below=1), _Number()  # eps > 0: no 0/0
 
     def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8):
         self.lr, self.alpha, self.eps = lr, alpha, eps
@@ -1463,22 +1546,34 @@ class Adam:
     array([0.9, 0.9])
     """
 
-    lr, eps = _Number(), _Number(allow_low=True)  # checked whenever set
+    lr, eps = _Number(), _Number()  # checked whenever set; eps > 0, or a zero gradient gives 0/0
 
     def __init__(
         self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, bias_correction: bool = True
     ):
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        betas = tuple(_number("betas", b, allow_low=True) for b in betas)
-        if max(betas) >= 1:
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        if not isinstance(bias_correction, (bool, np.bool_)):
-            raise ValueError(f"bias_correction must be True or False, got {bias_correction!r}")
-        self.lr, self.eps, self.betas = lr, eps, betas
-        self.bias_correction = bool(bias_correction)
+        self.lr, self.eps, self.betas, self.bias_correction = lr, eps, betas, bias_correction
         self.t = 0  # steps taken: one per call, for every tensor
         self.m, self.v = {}, {}
+
+    @property
+    def betas(self):
+        return self._betas
+
+    @betas.setter
+    def betas(self, betas):  # checked whenever set, as lr and eps are
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        self._betas = tuple(_number("betas", b, allow_low=True, below=1) for b in betas)
+
+    @property
+    def bias_correction(self):
+        return self._bias_correction
+
+    @bias_correction.setter
+    def bias_correction(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"bias_correction must be True or False, got {value!r}")
+        self._bias_correction = bool(value)
 
     def step(self, params, grads) -> None:
         _check_step(self, params, grads)
@@ -1590,7 +1685,7 @@ if __name__ == "__main__":
 # %%
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of softmax(``logits``) (N, C) against integer ``labels`` (N,):
-    ``(loss, d_logits)``, finite for logits of any size."""
+    ``(loss, d_logits)``; nothing overflows in exp, whatever the logits' size."""
     _check_logits(logits, labels)
     rows = np.arange(logits.shape[0])
     shifted = logits - logits.max(axis=1, keepdims=True)  # (N, C), row max 0

@@ -122,7 +122,7 @@ TRAIN_CASES = {
     ),
     "a loss_fn whose d_out has another shape": (
         lambda p, X, l, y: (p, X, l, lambda out, t: (XENT(out, t)[0], out[:, :2]), {}),
-        r"d_out .*must have shape \(1, 3\)",
+        r"d_out .*must have shape \(2, 3\)",
     ),
     "W2 of the wrong shape": (
         lambda p, X, l, y: ({**p, "W2": p["W2"].T.copy()}, X, l, XENT, {}),
@@ -173,6 +173,62 @@ TRAIN_CASES = {
     "on_step not a function": (
         lambda p, X, l, y: (p, X, l, XENT, {"on_step": "print"}),
         r"on_step must be a function",
+    ),
+    "on_step of one argument": (
+        lambda p, X, l, y: (p, X, l, XENT, {"on_step": lambda loss: None}),
+        r"on_step must be a function \(step, loss, params\)",
+    ),
+    "activation None": (
+        lambda p, X, l, y: (p, X, l, XENT, {"activation": None}),
+        r"activation must be a \(forward, backward\) pair",
+    ),
+    "an activation whose backward gives NaN": (
+        lambda p, X, l, y: (
+            p,
+            X,
+            l,
+            XENT,
+            {"activation": (sm.relu_forward, lambda d, Z: d * np.log(Z))},
+        ),
+        r"activation gives NaN",
+    ),
+    "an activation that turns float32 into float64": (
+        lambda p, X, l, y: (
+            {k: v.astype(np.float32) for k, v in p.items()},
+            X.astype(np.float32),
+            l,
+            XENT,
+            {"activation": (lambda Z: (np.maximum(Z, 0).astype(np.float64), Z), sm.relu_backward)},
+        ),
+        r"forward must return \(A, cache\), A shaped like its input",
+    ),
+    "a loss_fn whose d_out is always one row": (
+        lambda p, X, l, y: (p, X, l, lambda out, t: (XENT(out, t)[0], XENT(out, t)[1][:1]), {}),
+        r"d_out .*must have shape \(2, 3\)",
+    ),
+    "a loss that is None": (
+        lambda p, X, l, y: (p, X, l, lambda out, t: (None, XENT(out, t)[1]), {}),
+        r"loss_fn must return \(loss, d_out\) with a real number loss",
+    ),
+    "a loss that is a string": (
+        lambda p, X, l, y: (p, X, l, lambda out, t: ("0.5", XENT(out, t)[1]), {}),
+        r"real number loss",
+    ),
+    "a masked X": (
+        lambda p, X, l, y: (p, np.ma.masked_array(X, mask=X > 1), l, XENT, {}),
+        r"X must be a NumPy array",
+    ),
+    "params as np.matrix": (
+        lambda p, X, l, y: ({**p, "W1": np.asmatrix(p["W1"])}, X, l, XENT, {}),
+        r"params\['W1'\] is float64: every parameter must be",
+    ),
+    "big-endian params": (
+        lambda p, X, l, y: ({k: v.astype(">f8") for k, v in p.items()}, X, l, XENT, {}),
+        r"byte order",
+    ),
+    "mse targets of shape (N,)": (
+        lambda p, X, l, y: (p, X, y[:, 0], MSE, {}),
+        r"y is \(8,\) float64 but the network output is \(8, 3\)",
     ),
 }
 
@@ -266,7 +322,7 @@ def test_optimizers_refuse_a_bad_learning_rate(make, match, lr):
         (lambda: sm.SGD(0.1, momentum=-0.1), r"momentum must be a finite number >= 0"),
         (lambda: sm.RMSProp(alpha=1.0), r"alpha must be in \[0, 1\)"),
         (lambda: sm.RMSProp(eps=-1e-8), r"eps must be"),
-        (lambda: sm.Adam(betas=(0.9, 1.0)), "betas must be two numbers"),
+        (lambda: sm.Adam(betas=(0.9, 1.0)), r"betas must be in \[0, 1\)"),
         (lambda: sm.Adam(betas=0.9), "betas must be two numbers"),
         (lambda: sm.Adam(betas=(0.9,)), "betas must be two numbers"),
         (lambda: sm.Adam(betas=(0.9, "a")), "betas must be a finite number"),
@@ -372,7 +428,7 @@ def test_softmax_cross_entropy_under_errstate_raise_does_not_raise(label):
         (([3, 0, 2], 1), {}, "sizes must be at least 1"),
         (([3, 2.5], 1), {}, "sizes must be an integer"),
         (([3, True], 1), {}, "sizes must be an integer"),
-        (([2, 3], 0), {}, "rng must be a np.random.Generator"),
+        (([2, 3], 0), {}, "rng must be a generator"),
         (([2, 3], 1), {"dtype": np.int32}, "dtype must be a floating-point"),
         (([2, 3], 1), {"weight_std": -1.0}, "weight_std"),
         (([2, 3], 1), {"weight_std": float("nan")}, "weight_std"),
@@ -427,7 +483,10 @@ def test_grad_check_refuses_an_h_too_small_to_move_a_parameter(problem):
 
 @pytest.mark.parametrize(
     "x, match",
-    [(np.ones(2, dtype=int), "x must be a writeable floating-point"), ([1.0, 2.0], "x must be")],
+    [
+        (np.ones(2, dtype=int), "x must be a writeable float32 or float64"),
+        ([1.0, 2.0], "x must be"),
+    ],
 )
 def test_numerical_gradient_refuses_what_it_cannot_nudge(x, match):
     with pytest.raises(ValueError, match=match):
@@ -572,6 +631,57 @@ RAW_ERRORS = {
         "params must be a dict",
     ),
     "bias_correction a word": (lambda: sm.Adam(bias_correction="no"), "bias_correction must be"),
+    "eps 0 for Adam, which would divide 0 by 0": (lambda: sm.Adam(eps=0.0), "eps must be"),
+    "eps 0 for RMSProp": (lambda: sm.RMSProp(eps=0.0), "eps must be"),
+    "a float16 step": (
+        lambda: sm.SGD(0.1).step({"W": np.ones(2, np.float16)}, {"W": np.ones(2, np.float16)}),
+        r"params\['W'\] must be a writeable float32 or float64",
+    ),
+    "numerical_gradient on float16": (
+        lambda: sm.numerical_gradient(lambda x: 0.0, np.ones(2, np.float16)),
+        "x must be a writeable float32 or float64",
+    ),
+    "numerical_gradient on NaN": (
+        lambda: sm.numerical_gradient(lambda x: 0.0, np.array([np.nan])),
+        "x contains NaN",
+    ),
+    "an h too large for float32": (
+        lambda: sm.numerical_gradient(lambda x: 0.0, np.ones(2, np.float32), h=1e300),
+        "too large for x's dtype",
+    ),
+    "an f that returns a list later": (
+        lambda: sm.numerical_gradient(lambda x: 0.0 if x[0] == 1 else [0.0], np.ones(2)),
+        "f must be a function of x that returns a number",
+    ),
+    "sizes a 0-d array": (lambda: sm.init_mlp(np.array(3), np.random.default_rng()), "sizes"),
+    "rng the Generator class": (lambda: sm.init_mlp([2, 3], np.random.Generator), "rng must be"),
+    "rng NumPy's global state": (lambda: sm.init_mlp([2, 3], np.random), "rng must be"),
+    "sizes too large to allocate": (
+        lambda: sm.init_mlp([10**20, 1], np.random.default_rng()),
+        "sizes",
+    ),
+    "a weight_std that overflows float32": (
+        lambda: sm.init_mlp([3, 2], np.random.default_rng(), dtype=np.float32, weight_std=1e39),
+        "overflows float32",
+    ),
+    "a big-endian dtype": (
+        lambda: sm.init_mlp([2, 3], np.random.default_rng(), dtype=">f8"),
+        "dtype",
+    ),
+    "a cache of numbers": (
+        lambda: sm.mlp_backward(
+            sm.init_mlp([2, 2], np.random.default_rng()), [1, 2], np.ones((1, 2))
+        ),
+        "cache must be the cache",
+    ),
+    "a cache of empty tuples": (
+        lambda: sm.mlp_backward(sm.init_mlp([2, 2], np.random.default_rng()), [(), ()], np.ones(1)),
+        "cache must be the cache",
+    ),
+    "mlp_backward without params": (
+        lambda: sm.mlp_backward(None, [], np.ones(1)),
+        "params must be",
+    ),
     "logits an np.matrix": (
         lambda: sm.softmax_cross_entropy(np.asmatrix(np.zeros((2, 3))), np.zeros(2, int)),
         "logits must be a NumPy array",
@@ -653,3 +763,40 @@ def test_a_broken_matplotlib_skips_the_figures_with_one_message(capsys):
         sm._say_once.cache_clear()
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and "figures are skipped" in out[0]
+
+
+def test_adam_s_betas_and_bias_correction_are_checked_when_set_later():
+    adam = sm.Adam()
+    for attribute, value, match in [
+        ("betas", (1.0, 0.999), r"betas must be in \[0, 1\)"),
+        ("betas", "ab", "betas must be two numbers"),
+        ("bias_correction", "no", "bias_correction must be True or False"),
+    ]:
+        before = getattr(adam, attribute)
+        with pytest.raises(ValueError, match=match):
+            setattr(adam, attribute, value)
+        assert getattr(adam, attribute) == before
+
+
+def test_on_step_runs_with_the_checks_on_inside_train(problem):
+    params, X, labels, _ = problem
+    X32 = X.astype(np.float32)
+
+    def on_step(step, loss, params):
+        sm.predict(params, X32)  # float32 X for a float64 network: predict refuses it
+
+    with pytest.raises(ValueError, match="X has dtype float32 but the parameters are float64"):
+        sm.train(params, X, labels, XENT, sm.SGD(0.1), steps=2, on_step=on_step)
+
+
+def test_a_sigint_handler_installed_during_training_is_kept(problem):
+    import signal
+
+    params, X, labels, _ = problem
+    mine = lambda signum, frame: None  # noqa: E731
+    try:
+        sm.train(params, X, labels, XENT, sm.SGD(0.1), steps=2,
+                 on_step=lambda step, loss, p: signal.signal(signal.SIGINT, mine))  # fmt: skip
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
