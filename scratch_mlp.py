@@ -1149,7 +1149,7 @@ def numerical_gradient(f, x, h: float = 1e-5):
     >>> numerical_gradient(lambda x: np.sum(x**2), np.array([1.0, 2.0])).round(6)  # 2x
     array([2., 4.])
     """
-    h, f = _check_numerical(f, x, h)  # f, checked: every value it returns must be a number
+    h, f = _check_numerical(f, x, h)  # f now checks each value it returns
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         original = x[idx]
@@ -1434,7 +1434,7 @@ def train(
         params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, activation, on_step
     )
     losses = []
-    with _training(on_step) as (stop, on_step):  # checks made above; Ctrl-C held to the step's end
+    with _training(on_step) as (stop, on_step):  # checked above; Ctrl-C waits for the step
         for step, (X_batch, y_batch) in enumerate(_batches(X, y, steps, batch_size, rng)):
             out, cache = mlp_forward(params, X_batch, activation)  # forward
             loss, d_out = loss_fn(out, y_batch)  # loss
