@@ -1492,7 +1492,7 @@ if __name__ == "__main__":
         v = beta2 * v + (1 - beta2) * g**2
         m_hat = m / (1 - beta1**t)
         v_hat = v / (1 - beta2**t)
-        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+        p = p - lr * (m_hat / (np.sqrt(v_hat) + eps))
         return p, m, v
 
     params = {name: p.copy() for name, p in params_init.items()}
@@ -1589,22 +1589,24 @@ class Adam:
         correction2 = 1 - beta2**t if self.bias_correction else 1.0
         for name, p in params.items():
             g, m, v = grads[name], self.m[name], self.v[name]
-            m_hat, denominator = self._scratch[name]
+            scratch, denominator = self._scratch[name]
             # m_t = beta1 m_{t-1} + (1 - beta1) g_t
             m *= beta1
-            m += np.multiply(1 - beta1, g, out=m_hat)
+            m += np.multiply(1 - beta1, g, out=denominator)
             # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
             v *= beta2
             v += np.multiply(1 - beta2, np.square(g, out=denominator), out=denominator)
-            # m_hat_t = m_t / (1 - beta1^t),  v_hat_t = v_t / (1 - beta2^t)
-            np.divide(m, correction1, out=m_hat)
-            v_hat = np.divide(v, correction2, out=denominator)
-            # theta_t = theta_{t-1} - lr m_hat_t / (sqrt(v_hat_t) + eps)
-            denominator = np.sqrt(v_hat, out=denominator)
+            # v_hat_t = v_t / (1 - beta2^t), and the denominator sqrt(v_hat_t) + eps
+            np.divide(v, correction2, out=denominator)
+            np.sqrt(denominator, out=denominator)
             denominator += eps
-            update = np.multiply(lr, m_hat, out=m_hat)
-            update /= denominator
-            p -= update
+            # m_hat_t = m_t / (1 - beta1^t): once 1 - beta1^t rounds to 1 (from t = 356 for 0.9),
+            # m_hat_t is m_t exactly, and neither the division nor the second array is needed
+            m_hat = m if correction1 == 1.0 else np.divide(m, correction1, out=scratch)
+            # theta_t = theta_{t-1} - lr (m_hat_t / (sqrt(v_hat_t) + eps))
+            step = np.divide(m_hat, denominator, out=denominator)
+            step *= lr
+            p -= step
 
 
 # %%
