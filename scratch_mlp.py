@@ -226,6 +226,9 @@ def _check_init(sizes, rng, dtype, weight_std, hidden_bias) -> None:
     if weight_std is not None:  # 0 is allowed: the all-zero start is a lesson of its own
         _number("weight_std", weight_std, allow_low=True)
     _number("hidden_bias", hidden_bias, low=-math.inf)
+    with np.errstate(over="ignore"):
+        if not np.isfinite(np.dtype(dtype).type([weight_std or 0.0, hidden_bias])).all():
+            raise ValueError(f"weight_std or hidden_bias overflows {np.dtype(dtype)}")
 
 
 _UNSET = object()  # "not given", where None is a value to check
@@ -252,7 +255,7 @@ def _check_params(params, X=None, activation=_UNSET) -> int:
                     f"order (W1 is {dtype}; p.astype(np.float64) converts)"
                 )
         W, rows = params[f"W{l}"], params[f"W{l - 1}"].shape[1] if l > 1 else None
-        if W.ndim != 2 or rows not in (None, W.shape[0]):
+        if W.ndim != 2 or rows not in (None, W.shape[0]) or 0 in W.shape:
             fits = f" with {rows} rows, as W{l - 1} has {rows} columns" if rows else ""
             raise ValueError(f"params['W{l}'] must be 2-D{fits}; got shape {W.shape}")
         _same_shape(f"params['b{l}']", params[f"b{l}"], (1, W.shape[1]))
@@ -266,31 +269,38 @@ def _check_params(params, X=None, activation=_UNSET) -> int:
                 f"convert it with X.astype(np.{dtype.name})"
             )
     if activation is not _UNSET:
-        _check_activation(activation, dtype)
+        _check_activation(activation, dtype, params["W1"].shape[1])
     return K
 
 
-def _check_activation(activation, dtype) -> None:
+def _check_activation(activation, dtype, width: int = 3) -> None:
     """``activation`` must be a (forward, backward) pair that works like ReLU's on a probe. A pair
     that passed is remembered, so a training loop pays for the probe once."""
     pair = isinstance(activation, (tuple, list)) and len(activation) == 2
-    if not (pair and all(map(callable, activation))):
+    if not (pair and _takes(activation[0], 1) and _takes(activation[1], 2)):
         raise ValueError(
             f"activation must be a (forward, backward) pair of functions, got {activation!r}"
         )
-    key = (*map(id, activation), dtype)
+    key = (*map(id, activation), dtype, width)
     if _ACTIVATIONS_SEEN.get(key) == tuple(activation):
         return
     if len(_ACTIVATIONS_SEEN) > 256:  # many throwaway pairs: forget them rather than grow
         _ACTIVATIONS_SEEN.clear()
-    Z = np.array([[-1.5, 0.5, 2.0], [0.25, -0.75, 1.0]], dtype=dtype)
-    with np.errstate(all="ignore"):  # a NaN here is reported below, not warned about
-        out = activation[0](Z)
+    Z = np.resize(np.array([-1.5, 0.5, 2.0, 0.25, -0.75, 1.0], dtype=dtype), (2, width))
+    try:
+        with np.errstate(all="ignore"):  # a NaN here is reported below, not warned about
+            out = activation[0](Z)
+            d_Z = activation[1](np.ones_like(Z), out[1]) if isinstance(out, tuple) else None
+    except (TypeError, ValueError, IndexError) as error:
+        raise ValueError(
+            f"activation fails on a pre-activation of shape {Z.shape}: {error}"
+        ) from error
     A = out[0] if isinstance(out, tuple) and len(out) == 2 else None
     if not (isinstance(A, np.ndarray) and A.shape == Z.shape and A.dtype == Z.dtype):
-        raise ValueError("activation's forward must return (A, cache), A shaped like its input Z")
-    with np.errstate(all="ignore"):
-        d_Z = activation[1](np.ones_like(Z), out[1])
+        raise ValueError(
+            f"activation's forward must return (A, cache), A of its input's shape and dtype "
+            f"{Z.dtype}; got {getattr(A, 'shape', A)} {getattr(A, 'dtype', '')}"
+        )
     if not (isinstance(d_Z, np.ndarray) and d_Z.shape == Z.shape and d_Z.dtype == Z.dtype):
         raise ValueError("activation's backward must return d_Z, shaped like its d_A")
     if not (np.isfinite(A).all() and np.isfinite(d_Z).all()):
@@ -337,10 +347,10 @@ def _check_inputs(params, X, activation) -> int:
     return K
 
 
-def _check_data(params, X, y, loss_fn, activation, probe: bool = True):
+def _check_data(params, X, y, loss_fn, activation, probe: int | bool = False):
     """What train, grad_check and loss_and_grads need, checked once on entry: the parameters and
-    the data and, with ``probe``, one forward, loss and backward pass on a row, to check what
-    loss_fn returns before a long run starts."""
+    the data and, with ``probe`` rows (as many as a step uses; True: all), one forward, loss and
+    backward pass, to check what loss_fn returns before a long run starts."""
     K = _check_inputs(params, X, activation)
     if X.shape[0] == 0:
         raise ValueError("X has no rows: there is nothing to compute a loss on")
@@ -353,13 +363,18 @@ def _check_data(params, X, y, loss_fn, activation, probe: bool = True):
         _check_labels(y, params[f"W{K}"].shape[1], X.shape[0])
     if loss_fn is globals().get("mse_loss"):  # its y has out's shape: say so with y's own shape
         _check_targets(np.empty((X.shape[0], params[f"W{K}"].shape[1]), X.dtype), y)
-    if not callable(loss_fn):
+    if not _takes(loss_fn, 2):
         raise ValueError(f"loss_fn must be a function (out, y) -> (loss, d_out), got {loss_fn!r}")
     if probe:  # returns the gradients of the probe, for train to check its optimizer on
+        probe = X.shape[0] if probe is True else probe
         # Overflow here is reported by train with its step, as in the loop.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            out, cache = mlp_forward(params, X[:2], activation)  # two rows: (1, C) is caught
-            return mlp_backward(params, cache, _loss_output(loss_fn(out, y[:2]))[1])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            out, cache = mlp_forward(params, X[:probe], activation)
+            try:
+                result = loss_fn(out, y[:probe])
+            except (TypeError, ValueError, IndexError) as error:
+                raise ValueError(f"loss_fn fails on {len(out)} rows: {error}") from error
+            return mlp_backward(params, cache, _loss_output(result)[1])
 
 
 def _loss_output(result):
@@ -402,7 +417,8 @@ def _check_grads(params, grads, finite: bool = True) -> None:
         raise ValueError(f"grads must have the keys of params {sorted(params)}, got {grads!r:.80}")
     for name, p in params.items():
         g = grads[name]
-        if not (isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype):
+        plain = isinstance(g, np.ndarray) and not isinstance(g, (np.matrix, np.ma.MaskedArray))
+        if not (plain and g.shape == p.shape and g.dtype == p.dtype):
             raise ValueError(
                 f"grads[{name!r}] is {getattr(g, 'shape', type(g).__name__)} "
                 f"{getattr(g, 'dtype', '')} but params[{name!r}] is {p.shape} {p.dtype}"
@@ -411,6 +427,18 @@ def _check_grads(params, grads, finite: bool = True) -> None:
         # learning rate: say so before it is written into the weights.
         if finite:
             _finite(f"grads[{name!r}] (from the backward pass)", g)
+
+
+def _whole_step(step):
+    """An optimizer's step under NumPy error settings that cannot stop it half-way: an underflow
+    to 0, harmless here, raises under np.seterr(all="raise")."""
+
+    @functools.wraps(step)
+    def whole(optimizer, params, grads):
+        with np.errstate(under="ignore"):
+            return step(optimizer, params, grads)
+
+    return whole
 
 
 def _check_step(optimizer, params, grads, keeps_state: bool | None = True) -> None:
@@ -423,6 +451,7 @@ def _check_step(optimizer, params, grads, keeps_state: bool | None = True) -> No
     """
     if _CHECKING.get():
         _check_step_arguments(params, grads, finite=keeps_state is not None)
+        _check_in_dtype(optimizer, params)
     held = getattr(optimizer, "_held", None)
     if held is not None and (
         held.keys() != params.keys() or any(held[k] is not params[k] for k in held)
@@ -433,6 +462,20 @@ def _check_step(optimizer, params, grads, keeps_state: bool | None = True) -> No
         )
     if held is None and keeps_state:
         optimizer._held = dict(params)
+
+
+def _check_in_dtype(optimizer, params) -> None:
+    """An lr or eps that the parameters' dtype turns into 0 or inf (eps = 1e-46 in float32) would
+    write NaN or inf into them: refuse it."""
+    dtype = next(iter(params.values())).dtype if params else None
+    for name in ("lr", "eps"):
+        value = vars(optimizer).get(name)
+        if dtype is None or not isinstance(value, float):
+            continue
+        with np.errstate(over="ignore", under="ignore"):
+            cast = dtype.type(value)
+        if not np.isfinite(cast) or cast == 0:
+            raise ValueError(f"{name} = {value} is {cast} in {dtype}, the parameters' dtype")
 
 
 def _check_step_arguments(params, grads, finite: bool) -> None:
@@ -461,7 +504,7 @@ def _check_numerical(f, x, h):
     if stuck.any():
         idx = [int(i) for i in np.argwhere(stuck)[0]]
         raise ValueError(f"h = {h} is too small to move x{idx} = {x[tuple(idx)]}")
-    if not callable(f):
+    if not _takes(f, 1):
         raise ValueError(f"f must be a function of x that returns a number, got {f!r:.60}")
 
     def checked_f(x):
@@ -469,7 +512,10 @@ def _check_numerical(f, x, h):
         real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
             value, bool
         )
-        if not real:
+        if not (
+            real
+            or (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
+        ):
             raise ValueError(f"f must be a function of x that returns a number, got {value!r:.60}")
         return value
 
@@ -480,15 +526,20 @@ def _check_numerical(f, x, h):
 def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, *rest):
     """train's arguments, checked once before the first step."""
     activation, on_step = rest
-    grads = _check_data(params, X, y, loss_fn, activation)
+    rows = batch_size if isinstance(batch_size, (int, np.integer)) and batch_size > 0 else None
+    grads = _check_data(params, X, y, loss_fn, activation, probe=rows or True)
     _count("steps", steps), _count("log_every", log_every)
     N = X.shape[0]
     if batch_size is not None:
         if _count("batch_size", batch_size, low=1) > N:
             raise ValueError(f"batch_size must be at most N = {N}, got {batch_size}")
-        if not callable(getattr(rng, "permutation", None)):
+        if (
+            isinstance(rng, type)
+            or rng is np.random
+            or not callable(getattr(rng, "permutation", None))
+        ):
             raise ValueError(f"batch_size needs rng, a np.random.Generator, got {rng!r}")
-    if isinstance(optimizer, type) or not callable(getattr(optimizer, "step", None)):
+    if isinstance(optimizer, type) or not _takes(getattr(optimizer, "step", None), 2):
         raise ValueError(
             f"optimizer must have .step(params, grads), as SGD(lr=0.01) has; got {optimizer!r}"
         )
@@ -517,20 +568,29 @@ def _stop_if_diverged(loss, d_out, out, step: int, optimizer) -> None:
             f"loss_fn returned d_out of shape {getattr(d_out, 'shape', d_out)} for "
             f"out of shape {out.shape} at step {step}: d_out must be shaped like out"
         )
-    if math.isfinite(loss) and np.isfinite(d_out).all():
+    try:
+        finite = math.isfinite(loss)
+    except (TypeError, OverflowError):  # not a number, or an int too large for a float
+        real = isinstance(loss, (int, np.integer))
+        if not real:
+            raise ValueError(
+                f"loss_fn returned {loss!r:.40} as the loss at step {step}: it must return a number"
+            ) from None
+        finite = False
+    if finite and np.isfinite(d_out).all():
         return
-    if math.isfinite(loss):  # then the gradient the loss returned is what is wrong
+    if finite:  # then the gradient the loss returned is what is wrong
         raise FloatingPointError(
             f"loss_fn returned a NaN or infinite d_out at step {step} although the loss is "
             f"finite: check the loss function's gradient"
         )
     if step == 0:  # no update has happened yet, so the learning rate cannot be the cause
         raise FloatingPointError(
-            f"the loss is {float(loss)} at step 0, before any update: the initial parameters or "
+            f"the loss is {loss} at step 0, before any update: the initial parameters or "
             f"the loss function overflow on this data (check the weight scale and the loss)"
         )
     raise FloatingPointError(
-        f"the loss became {float(loss)} at step {step}: training diverged; try a smaller "
+        f"the loss became {loss} at step {step}: training diverged; try a smaller "
         f"learning rate (optimizer lr = {getattr(optimizer, 'lr', '?')}), or look for NaN in a "
         f"gradient of the step before (a custom activation's backward, or on_step)"
     )
@@ -574,18 +634,24 @@ def _training(on_step):
         received.append(signum)
 
     def checked_on_step(step, loss, params):
+        arrays = dict(params)
         token = _CHECKING.set(True)
         try:
             with np.errstate(**settings):
-                return on_step(step, loss, params)
+                on_step(step, loss, params)
         finally:
             _CHECKING.reset(token)
+        if params.keys() != arrays.keys() or any(params[k] is not a for k, a in arrays.items()):
+            raise ValueError(
+                "on_step must change params' arrays in place (params['W1'][...] = ...), not add, "
+                "remove or replace them: train and the optimizer hold these very arrays"
+            )
 
     main = threading.current_thread() is threading.main_thread()
     hold_ctrl_c = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     token = _CHECKING.set(False)
     try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             if hold_ctrl_c:
                 signal.signal(signal.SIGINT, hold)
             yield received, (None if on_step is None else checked_on_step)
@@ -1115,7 +1181,7 @@ def mlp_backward(params, cache, d_out):
 
 def loss_and_grads(params, X, y, loss_fn, activation=RELU):
     """Forward, loss and backward: ``(loss, grads)``. ``loss_fn(out, y) -> (loss, d_out)``."""
-    _check_data(params, X, y, loss_fn, activation, probe=False)
+    _check_data(params, X, y, loss_fn, activation)
     out, cache = mlp_forward(params, X, activation)  # forward
     loss, d_out = _loss_output(loss_fn(out, y))  # loss
     return loss, mlp_backward(params, cache, d_out)  # backward
@@ -1236,7 +1302,7 @@ def grad_check(
     >>> grad_check(params, X, y, mse_loss).ok
     True
     """
-    _check_data(params, X, y, loss_fn, activation)
+    _check_data(params, X, y, loss_fn, activation, probe=True)
     h, rtol = _number("h", h), _number("rtol", rtol, allow_low=True)
     atol = _number("atol", atol, allow_low=True)
     n_evals = 2 * sum(p.size for p in params.values())
@@ -1257,6 +1323,8 @@ def grad_check(
     _, analytic = loss_and_grads(params64, X64, y64, loss_fn, activation)
     _check_grads(params64, analytic)  # a wrong shape would defeat the entry-by-entry comparison
     side = getattr(activation[0], "kinks", None)
+    if side is not None and not callable(side):
+        raise ValueError("an activation's forward.kinks must be a function of its cache")
 
     def evaluate():
         """The loss at params64 as it is, and which side of its kinks each unit lies on."""
@@ -1410,6 +1478,7 @@ class SGD:
         self.lr, self.momentum = lr, momentum
         self.b = {}  # the velocity, per parameter
 
+    @_whole_step
     def step(self, params, grads) -> None:
         _check_step(self, params, grads, keeps_state=self.momentum > 0)
         for name, p in params.items():
@@ -1523,6 +1592,7 @@ class RMSProp:
         self.lr, self.alpha, self.eps = lr, alpha, eps
         self.v = {}
 
+    @_whole_step
     def step(self, params, grads) -> None:
         _check_step(self, params, grads)
         if not self.v:
@@ -1575,6 +1645,7 @@ class Adam:
             raise ValueError(f"bias_correction must be True or False, got {value!r}")
         self._bias_correction = bool(value)
 
+    @_whole_step
     def step(self, params, grads) -> None:
         _check_step(self, params, grads)
         if not self.t:

@@ -122,7 +122,7 @@ TRAIN_CASES = {
     ),
     "a loss_fn whose d_out has another shape": (
         lambda p, X, l, y: (p, X, l, lambda out, t: (XENT(out, t)[0], out[:, :2]), {}),
-        r"d_out .*must have shape \(2, 3\)",
+        r"d_out .*must have shape \(8, 3\)",
     ),
     "W2 of the wrong shape": (
         lambda p, X, l, y: ({**p, "W2": p["W2"].T.copy()}, X, l, XENT, {}),
@@ -200,11 +200,11 @@ TRAIN_CASES = {
             XENT,
             {"activation": (lambda Z: (np.maximum(Z, 0).astype(np.float64), Z), sm.relu_backward)},
         ),
-        r"forward must return \(A, cache\), A shaped like its input",
+        r"forward must return \(A, cache\), A of its input's shape and dtype float32",
     ),
     "a loss_fn whose d_out is always one row": (
         lambda p, X, l, y: (p, X, l, lambda out, t: (XENT(out, t)[0], XENT(out, t)[1][:1]), {}),
-        r"d_out .*must have shape \(2, 3\)",
+        r"d_out .*must have shape \(8, 3\)",
     ),
     "a loss that is None": (
         lambda p, X, l, y: (p, X, l, lambda out, t: (None, XENT(out, t)[1]), {}),
@@ -800,3 +800,109 @@ def test_a_sigint_handler_installed_during_training_is_kept(problem):
         assert signal.getsignal(signal.SIGINT) is mine
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+SECOND_ROUND = {
+    "loss_fn of one argument": (
+        lambda p, X, l: sm.train(p, X, l, sm.softmax, sm.SGD(0.1), steps=2),
+        "loss_fn must be a function",
+    ),
+    "activation in the wrong order": (
+        lambda p, X, l: sm.train(p, X, l, XENT, sm.SGD(0.1), 2, activation=sm.RELU[::-1]),
+        "activation must be a",
+    ),
+    "an optimizer whose step takes no arguments": (
+        lambda p, X, l: sm.train(p, X, l, XENT, type("Opt", (), {"step": lambda self: 0})(), 2),
+        "optimizer must have .step",
+    ),
+    "an eps that float32 turns into 0": (
+        lambda p, X, l: sm.Adam(eps=1e-46).step(
+            {k: v.astype(np.float32) for k, v in p.items()},
+            {k: np.zeros_like(v, dtype=np.float32) for k, v in p.items()},
+        ),
+        r"eps = 1e-46 is 0.0 in float32",
+    ),
+    "a masked gradient": (
+        lambda p, X, l: sm.SGD(0.1).step(p, {k: np.ma.masked_array(v) for k, v in p.items()}),
+        r"grads\['W1'\] is",
+    ),
+    "a layer of no units": (
+        lambda p, X, l: sm.predict({**p, "W2": np.ones((5, 0)), "b2": np.ones((1, 0))}, X),
+        r"params\['W2'\] must be 2-D",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SECOND_ROUND))
+def test_what_is_handed_in_is_checked_before_anything_changes(problem, case):
+    params, X, labels, _ = problem
+    call, match = SECOND_ROUND[case]
+    before = copy_params(params)
+    with pytest.raises(ValueError, match=match):
+        call(params, X, labels)
+    assert_params_equal(params, before)
+
+
+def test_a_loss_that_stops_being_a_number_is_named_at_its_step(problem):
+    params, X, labels, _ = problem
+    calls = []
+
+    def loss_fn(out, y):
+        calls.append(1)
+        loss, d_out = XENT(out, y)
+        return (None if len(calls) > 3 else loss), d_out
+
+    with pytest.raises(ValueError, match=r"loss_fn returned None as the loss at step 2"):
+        sm.train(params, X, labels, loss_fn, sm.SGD(0.1), steps=5)
+
+
+def test_on_step_may_change_params_in_place_but_not_replace_them(problem):
+    params, X, labels, _ = problem
+
+    def clip(step, loss, params):
+        np.clip(params["W1"], -1, 1, out=params["W1"])  # in place: fine
+
+    assert len(sm.train(params, X, labels, XENT, sm.Adam(0.01), 3, on_step=clip)) == 3
+
+    def replace(step, loss, params):
+        params["W1"] = params["W1"].astype(np.float32)
+
+    with pytest.raises(ValueError, match="on_step must change params' arrays in place"):
+        sm.train(params, X, labels, XENT, sm.Adam(0.01), 3, on_step=replace)
+
+
+def test_an_optimizer_step_is_whole_even_where_numpy_raises_on_underflow():
+    params = {"W": np.ones(3, np.float32), "b": np.ones(1, np.float32)}
+    grads = {"W": np.full(3, 1e-25, np.float32), "b": np.full(1, 1e-25, np.float32)}
+    adam = sm.Adam(0.1)
+    with np.errstate(all="raise"):
+        adam.step(params, grads)  # g**2 underflows to 0: harmless, and not an error
+    assert adam.t == 1 and all((adam.m[k] != 0).all() for k in params)  # every tensor stepped
+
+
+def test_the_probes_fit_the_network_and_take_what_a_loss_may_return(problem):
+    params, X, labels, _ = problem
+    alpha = np.full((1, 5), 0.1)  # a per-unit slope for the 5 hidden units
+
+    def leaky_forward(Z):
+        return np.where(Z > 0, Z, alpha * Z), Z
+
+    def leaky_backward(d_A, Z):
+        return d_A * np.where(Z > 0, 1.0, alpha)
+
+    losses = sm.train(
+        params, X, labels, XENT, sm.SGD(0.1), 2, activation=(leaky_forward, leaky_backward)
+    )
+    assert len(losses) == 2
+    x = np.array([1.0, 2.0])
+    assert sm.numerical_gradient(lambda x: np.sum(x**2, keepdims=False) * np.ones(()), x).shape == (
+        2,
+    )
+
+
+def test_init_mlp_refuses_an_overflowing_start_without_drawing_from_rng():
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    with pytest.raises(ValueError, match="overflows float32"):
+        sm.init_mlp([3, 2], rng, dtype=np.float32, weight_std=1e39)
+    assert rng.bit_generator.state == state
