@@ -323,12 +323,14 @@ def _check_labels(labels, n_classes: int, n_rows: int) -> None:
         )
 
 
-def _check_targets(out, y) -> None:
-    _array("out", out)
-    if _array("y", y).shape != out.shape or y.dtype != out.dtype:
+def _check_targets(out, y, shape=None, dtype=None) -> None:
+    """mse_loss's y: the shape and dtype of ``out`` (or of the ``shape`` and ``dtype`` given)."""
+    if shape is None:
+        shape, dtype = _array("out", out).shape, out.dtype
+    if _array("y", y).shape != shape or y.dtype != dtype:
         raise ValueError(
-            f"y is {y.shape} {y.dtype} but the network output is {out.shape} {out.dtype}: "
-            f"mse_loss needs targets of the same shape and dtype (y.astype(np.{out.dtype.name}))"
+            f"y is {y.shape} {y.dtype} but the network output is {shape} {dtype}: "
+            f"mse_loss needs targets of the same shape and dtype (y.astype(np.{dtype.name}))"
         )
 
 
@@ -362,7 +364,7 @@ def _check_data(params, X, y, loss_fn, activation, probe: int | bool = False):
     if loss_fn is globals().get("softmax_cross_entropy"):
         _check_labels(y, params[f"W{K}"].shape[1], X.shape[0])
     if loss_fn is globals().get("mse_loss"):  # its y has out's shape: say so with y's own shape
-        _check_targets(np.empty((X.shape[0], params[f"W{K}"].shape[1]), X.dtype), y)
+        _check_targets(None, y, (X.shape[0], params[f"W{K}"].shape[1]), X.dtype)
     if not _takes(loss_fn, 2):
         raise ValueError(f"loss_fn must be a function (out, y) -> (loss, d_out), got {loss_fn!r}")
     if probe:  # returns the gradients of the probe, for train to check its optimizer on
