@@ -176,10 +176,25 @@ def _count(name: str, value, *, low: int = 0) -> int:
     return int(value)
 
 
+def _plain(value) -> bool:
+    """Whether ``value`` is a NumPy array and not np.matrix, whose rows stay 2-D when indexed, nor
+    a masked array, which hides entries from the checks but not from np.dot."""
+    return isinstance(value, np.ndarray) and not isinstance(value, (np.matrix, np.ma.MaskedArray))
+
+
+def _real(value) -> bool:
+    """Whether ``value`` is a real number: a Python or NumPy int or float (not a bool), or a 0-d
+    array of one."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
+    return number or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+    )
+
+
 def _array(name: str, value, ndim: int | None = None) -> np.ndarray:
-    # np.matrix keeps rows 2-D when indexed, and a masked array hides entries from the checks but
-    # not from np.dot: both break the math below.
-    if not isinstance(value, np.ndarray) or isinstance(value, (np.matrix, np.ma.MaskedArray)):
+    if not _plain(value):
         raise ValueError(f"{name} must be a NumPy array, got {type(value).__name__}")
     if ndim is not None and value.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {value.shape}")
@@ -202,18 +217,21 @@ def _same_shape(name: str, value, shape) -> None:
 FLOATS = (np.float32, np.float64)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
 
 
+def _generator(rng, method: str) -> bool:
+    """Whether ``rng`` is a random generator object with ``method``: not a class, and not the
+    np.random module, which would draw from NumPy's global state (this file never touches it)."""
+    return (
+        not isinstance(rng, type) and rng is not np.random and callable(getattr(rng, method, None))
+    )
+
+
 def _check_init(sizes, rng, dtype, weight_std, hidden_bias) -> None:
     listed = isinstance(sizes, (list, tuple, range)) or getattr(sizes, "ndim", 0) == 1
     if not listed or len(sizes) < 2:
         raise ValueError(f"sizes needs at least two entries [D, C] in a list, got {sizes!r}")
     for size in sizes:
         _count("sizes", size, low=1)
-    if (
-        isinstance(rng, type)
-        or rng is np.random
-        or not callable(getattr(rng, "standard_normal", None))
-    ):
-        # np.random itself would draw from NumPy's global state, which this file never touches.
+    if not _generator(rng, "standard_normal"):
         raise ValueError(f"rng must be a generator such as np.random.default_rng(0), got {rng!r}")
     try:
         float_type = np.dtype(dtype).type in FLOATS and np.dtype(dtype).isnative
@@ -247,8 +265,12 @@ def _check_params(params, X=None, activation=_UNSET) -> int:
         for name in (f"W{l}", f"b{l}"):
             p = params[name]
             # One dtype for all: one float64 tensor would silently make a float32 network float64.
-            plain = isinstance(p, np.ndarray) and not isinstance(p, (np.matrix, np.ma.MaskedArray))
-            if not plain or p.dtype != dtype or p.dtype.type not in FLOATS or not dtype.isnative:
+            if (
+                not _plain(p)
+                or p.dtype != dtype
+                or p.dtype.type not in FLOATS
+                or not dtype.isnative
+            ):
                 raise ValueError(
                     f"params[{name!r}] is {getattr(p, 'dtype', type(p).__name__)}: every parameter "
                     f"must be a float32 or float64 NumPy array of one dtype, in the machine's byte "
@@ -351,8 +373,9 @@ def _check_inputs(params, X, activation) -> int:
 
 def _check_data(params, X, y, loss_fn, activation, probe: int | bool = False):
     """What train, grad_check and loss_and_grads need, checked once on entry: the parameters and
-    the data and, with ``probe`` rows (as many as a step uses; True: all), one forward, loss and
-    backward pass, to check what loss_fn returns before a long run starts."""
+    the data and, with ``probe`` (the rows a step uses; True: all), one forward, loss and backward
+    pass on two of them (on all, if loss_fn needs them), to check what loss_fn returns before a
+    long run starts."""
     K = _check_inputs(params, X, activation)
     if X.shape[0] == 0:
         raise ValueError("X has no rows: there is nothing to compute a loss on")
@@ -386,9 +409,7 @@ def _check_data(params, X, y, loss_fn, activation, probe: int | bool = False):
 
 def _loss_output(result):
     """What a loss_fn returned, if it is ``(loss, d_out)`` with a number for the loss."""
-    loss = result[0] if isinstance(result, tuple) and len(result) == 2 else None
-    real = isinstance(loss, (int, float, np.integer, np.floating)) and not isinstance(loss, bool)
-    if not (real or (isinstance(loss, np.ndarray) and loss.ndim == 0 and loss.dtype.kind in "iuf")):
+    if not (isinstance(result, tuple) and len(result) == 2 and _real(result[0])):
         raise ValueError(
             f"loss_fn must return (loss, d_out) with a real number loss, got {result!r:.80}"
         )
@@ -424,8 +445,7 @@ def _check_grads(params, grads, finite: bool = True) -> None:
         raise ValueError(f"grads must have the keys of params {sorted(params)}, got {grads!r:.80}")
     for name, p in params.items():
         g = grads[name]
-        plain = isinstance(g, np.ndarray) and not isinstance(g, (np.matrix, np.ma.MaskedArray))
-        if not (plain and g.shape == p.shape and g.dtype == p.dtype):
+        if not (_plain(g) and g.shape == p.shape and g.dtype == p.dtype):
             raise ValueError(
                 f"grads[{name!r}] is {getattr(g, 'shape', type(g).__name__)} "
                 f"{getattr(g, 'dtype', '')} but params[{name!r}] is {p.shape} {p.dtype}"
@@ -437,8 +457,8 @@ def _check_grads(params, grads, finite: bool = True) -> None:
 
 
 def _whole_step(step):
-    """An optimizer's step under NumPy error settings that cannot stop it half-way: an underflow
-    to 0, harmless here, raises under np.seterr(all="raise")."""
+    """An optimizer's step with underflow ignored: under np.seterr(all="raise") an underflow to 0,
+    harmless here, would otherwise stop the step half-way."""
 
     @functools.wraps(step)
     def whole(optimizer, params, grads):
@@ -491,8 +511,7 @@ def _check_step_arguments(params, grads, finite: bool) -> None:
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict of NumPy arrays, got {type(params).__name__}")
     for name, p in params.items():
-        ok = isinstance(p, np.ndarray) and not isinstance(p, (np.matrix, np.ma.MaskedArray))
-        if not (ok and p.dtype.type in FLOATS and p.flags.writeable):
+        if not (_plain(p) and p.dtype.type in FLOATS and p.flags.writeable):
             raise ValueError(f"params[{name!r}] must be a writeable float32 or float64 NumPy array")
     _check_grads(params, grads, finite)
 
@@ -518,13 +537,7 @@ def _check_numerical(f, x, h):
 
     def checked_f(x):
         value = f(x)
-        real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-            value, bool
-        )
-        if not (
-            real
-            or (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
-        ):
+        if not _real(value):
             raise ValueError(f"f must be a function of x that returns a number, got {value!r:.60}")
         return value
 
@@ -532,9 +545,10 @@ def _check_numerical(f, x, h):
     return h, checked_f
 
 
-def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, *rest):
+def _check_training(
+    params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, activation, on_step
+):
     """train's arguments, checked once before the first step."""
-    activation, on_step = rest
     rows = batch_size if isinstance(batch_size, (int, np.integer)) and batch_size > 0 else None
     grads = _check_data(params, X, y, loss_fn, activation, probe=rows or True)
     _count("steps", steps), _count("log_every", log_every)
@@ -542,11 +556,7 @@ def _check_training(params, X, y, loss_fn, optimizer, steps, batch_size, rng, lo
     if batch_size is not None:
         if _count("batch_size", batch_size, low=1) > N:
             raise ValueError(f"batch_size must be at most N = {N}, got {batch_size}")
-        if (
-            isinstance(rng, type)
-            or rng is np.random
-            or not callable(getattr(rng, "permutation", None))
-        ):
+        if not _generator(rng, "permutation"):
             raise ValueError(f"batch_size needs rng, a np.random.Generator, got {rng!r}")
     if isinstance(optimizer, type) or not _takes(getattr(optimizer, "step", None), 2):
         raise ValueError(
@@ -1335,30 +1345,36 @@ def grad_check(
     if side is not None and not callable(side):
         raise ValueError("an activation's forward.kinks must be a function of its cache")
 
-    def evaluate():
-        """The loss at params64 as it is, and which side of its kinks each unit lies on."""
-        out, cache = mlp_forward(params64, X64, activation)
-        sides = [side(act) for _, backward, act in cache if backward is not None] if side else []
-        return float(loss_fn(out, y64)[0]), sides
+    def sides(cache):
+        """Which side of its kinks each unit lies on, layer by layer."""
+        return [side(act) for _, backward, act in cache if backward is not None] if side else []
 
-    _, start = evaluate()
+    start = sides(mlp_forward(params64, X64, activation)[1])
+    crossed = []  # per loss evaluation: did it move a pre-activation across a kink?
+
+    def loss_at(_theta):
+        # numerical_gradient moved one entry of one tensor of params64 in place; only whether a
+        # kink was crossed is kept, so memory stays that of one forward pass.
+        out, cache = mlp_forward(params64, X64, activation)
+        crossed.append(
+            any(np.any(np.asarray(a) != b) for a, b in zip(start, sides(cache), strict=True))
+        )
+        return float(loss_fn(out, y64)[0])
+
     report = GradCheckReport()
+    token = _CHECKING.set(False)  # all checked above: the loss is evaluated twice per entry
+    try:
+        numerics = {}
+        for name, p in params64.items():
+            numerics[name] = numerical_gradient(loss_at, p, h)
+            # Its first evaluation is numerical_gradient's try of f; then + h and - h per entry.
+            pairs = np.array(crossed[1:]).reshape(-1, 2)
+            crossed.clear()
+            numerics[name] = (numerics[name], pairs.any(axis=1).reshape(p.shape))
+    finally:
+        _CHECKING.reset(token)
     for name, p in params64.items():
-        numeric, kink = np.zeros_like(p), np.zeros(p.shape, dtype=bool)
-        for idx in np.ndindex(p.shape):
-            original, taken = p[idx], []
-            try:
-                for moved in (original + h, original - h):
-                    p[idx] = moved
-                    loss, sides = evaluate()
-                    taken.append((loss, p[idx]))
-                    kink[idx] |= any(
-                        np.any(np.asarray(a) != b) for a, b in zip(start, sides, strict=True)
-                    )
-            finally:
-                p[idx] = original
-            (f_plus, x_plus), (f_minus, x_minus) = taken
-            numeric[idx] = (f_plus - f_minus) / (x_plus - x_minus)
+        numeric, kink = numerics[name]
         g, g_num = analytic[name][~kink], numeric[~kink]
         abs_error = np.abs(g - g_num)
         scale = np.maximum(np.abs(g), np.abs(g_num))
@@ -1582,7 +1598,7 @@ if __name__ == "__main__":
             params[k], m[k], v[k] = adam_update(params[k], grads[k], m[k], v[k], t, lr=0.01)
 
 # %% [markdown]
-# The library's `Adam` (closed below, with `RMSProp`) computes these lines into arrays it keeps
+# The library's `Adam` (folded below, with `RMSProp`) computes these lines into arrays it keeps
 # between steps, faster on large tensors, and gets the same numbers to the bit:
 
 
