@@ -132,6 +132,17 @@ def save_figure(fig, name: str, alt: str) -> str | None:
 _CHECKING = contextvars.ContextVar("scratch_mlp_checking", default=True)
 
 
+@contextlib.contextmanager
+def _checks(on: bool):
+    """The per-call checks on or off within the block (a context variable: other threads and
+    other contexts keep their own setting)."""
+    token = _CHECKING.set(on)
+    try:
+        yield
+    finally:
+        _CHECKING.reset(token)
+
+
 def _number(name: str, value, *, low: float = 0.0, allow_low: bool = False, below=None) -> float:
     """``value`` as a float, or a ValueError naming ``name``: finite, above ``low`` (or equal
     to it with ``allow_low``) and, if given, below ``below``."""
@@ -217,6 +228,11 @@ def _same_shape(name: str, value, shape) -> None:
 FLOATS = (np.float32, np.float64)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
 
 
+def _float_dtype(dtype: np.dtype) -> bool:
+    """float32 or float64, in the machine's byte order."""
+    return dtype.type in FLOATS and dtype.isnative
+
+
 def _generator(rng, method: str) -> bool:
     """Whether ``rng`` is a random generator object with ``method``: not a class, and not the
     np.random module, which would draw from NumPy's global state (this file never touches it)."""
@@ -234,7 +250,7 @@ def _check_init(sizes, rng, dtype, weight_std, hidden_bias) -> None:
     if not _generator(rng, "standard_normal"):
         raise ValueError(f"rng must be a generator such as np.random.default_rng(0), got {rng!r}")
     try:
-        float_type = np.dtype(dtype).type in FLOATS and np.dtype(dtype).isnative
+        float_type = _float_dtype(np.dtype(dtype))
     except TypeError:
         float_type = False
     if not float_type:
@@ -265,12 +281,7 @@ def _check_params(params, X=None, activation=_UNSET) -> int:
         for name in (f"W{l}", f"b{l}"):
             p = params[name]
             # One dtype for all: one float64 tensor would silently make a float32 network float64.
-            if (
-                not _plain(p)
-                or p.dtype != dtype
-                or p.dtype.type not in FLOATS
-                or not dtype.isnative
-            ):
+            if not _plain(p) or p.dtype != dtype or not _float_dtype(dtype):
                 raise ValueError(
                     f"params[{name!r}] is {getattr(p, 'dtype', type(p).__name__)}: every parameter "
                     f"must be a float32 or float64 NumPy array of one dtype, in the machine's byte "
@@ -396,7 +407,7 @@ def _check_data(params, X, y, loss_fn, activation, probe: int | bool = False):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             # Two rows are enough to check what loss_fn returns, and cheap; a loss_fn that only
             # works on whole batches (weights per row, say) is tried on the rows a step uses.
-            for n in dict.fromkeys((min(2, rows), rows)):
+            for n in [2, rows] if rows > 2 else [rows]:
                 out, cache = mlp_forward(params, X[:n], activation)
                 try:
                     result = loss_fn(out, y[:n])
@@ -587,14 +598,13 @@ def _stop_if_diverged(loss, d_out, out, step: int, optimizer) -> None:
             f"loss_fn returned d_out of shape {getattr(d_out, 'shape', d_out)} for "
             f"out of shape {out.shape} at step {step}: d_out must be shaped like out"
         )
+    if not _real(loss):
+        raise ValueError(
+            f"loss_fn returned {loss!r:.40} as the loss at step {step}: it must return a number"
+        )
     try:
         finite = math.isfinite(loss)
-    except (TypeError, OverflowError):  # not a number, or an int too large for a float
-        real = isinstance(loss, (int, np.integer))
-        if not real:
-            raise ValueError(
-                f"loss_fn returned {loss!r:.40} as the loss at step {step}: it must return a number"
-            ) from None
+    except OverflowError:  # an int too large for a float
         finite = False
     if finite and np.isfinite(d_out).all():
         return
@@ -654,12 +664,8 @@ def _training(on_step):
 
     def checked_on_step(step, loss, params):
         arrays = dict(params)
-        token = _CHECKING.set(True)
-        try:
-            with np.errstate(**settings):
-                on_step(step, loss, params)
-        finally:
-            _CHECKING.reset(token)
+        with _checks(True), np.errstate(**settings):
+            on_step(step, loss, params)
         if params.keys() != arrays.keys() or any(params[k] is not a for k, a in arrays.items()):
             raise ValueError(
                 "on_step must change params' arrays in place (params['W1'][...] = ...), not add, "
@@ -668,16 +674,15 @@ def _training(on_step):
 
     main = threading.current_thread() is threading.main_thread()
     hold_ctrl_c = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    token = _CHECKING.set(False)
+    quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
     try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        with _checks(False), quiet:
             if hold_ctrl_c:
                 signal.signal(signal.SIGINT, hold)
             yield received, (None if on_step is None else checked_on_step)
     finally:
         if hold_ctrl_c and signal.getsignal(signal.SIGINT) is hold:  # unless on_step changed it
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        _CHECKING.reset(token)
 
 
 def draw_graph(ax, nodes, edges, fontsize=9, family="sans-serif"):
@@ -1362,31 +1367,24 @@ def grad_check(
         return float(loss_fn(out, y64)[0])
 
     report = GradCheckReport()
-    token = _CHECKING.set(False)  # all checked above: the loss is evaluated twice per entry
-    try:
-        numerics = {}
+    with _checks(False):  # all checked above, and the loss is evaluated twice per entry
         for name, p in params64.items():
-            numerics[name] = numerical_gradient(loss_at, p, h)
-            # Its first evaluation is numerical_gradient's try of f; then + h and - h per entry.
-            pairs = np.array(crossed[1:]).reshape(-1, 2)
+            numeric = numerical_gradient(loss_at, p, h)
+            # crossed[0] is numerical_gradient's try of f; then + h and - h for each entry.
+            kink = np.array(crossed[1:]).reshape(-1, 2).any(axis=1).reshape(p.shape)
             crossed.clear()
-            numerics[name] = (numerics[name], pairs.any(axis=1).reshape(p.shape))
-    finally:
-        _CHECKING.reset(token)
-    for name, p in params64.items():
-        numeric, kink = numerics[name]
-        g, g_num = analytic[name][~kink], numeric[~kink]
-        abs_error = np.abs(g - g_num)
-        scale = np.maximum(np.abs(g), np.abs(g_num))
-        rel_error = abs_error / np.where(scale > 0, scale, 1.0)  # 0, not 0/0, where both are 0
-        report[name] = {
-            "shape": p.shape,
-            "checked": int(g.size),
-            "kinks": int(kink.sum()),
-            "max_abs_error": float(abs_error.max(initial=0.0)),
-            "max_rel_error": float(rel_error.max(initial=0.0)),
-            "ok": bool(np.all(abs_error <= atol + rtol * np.abs(g_num))),
-        }
+            g, g_num = analytic[name][~kink], numeric[~kink]
+            abs_error = np.abs(g - g_num)
+            scale = np.maximum(np.abs(g), np.abs(g_num))
+            rel_error = abs_error / np.where(scale > 0, scale, 1.0)  # 0, not 0/0, where both are 0
+            report[name] = {
+                "shape": p.shape,
+                "checked": int(g.size),
+                "kinks": int(kink.sum()),
+                "max_abs_error": float(abs_error.max(initial=0.0)),
+                "max_rel_error": float(rel_error.max(initial=0.0)),
+                "ok": bool(np.all(abs_error <= atol + rtol * np.abs(g_num))),
+            }
     return report
 
 
