@@ -932,7 +932,9 @@ if __name__ == "__main__":
             ("(· − y)²", "L", f"L = {L}", "1"),
         ]
         draw_graph(ax, nodes, edges)
-        ax.set_title("One neuron: values forward (black), gradients backward (red)", fontsize=10)
+        ax.set_title(
+            "One neuron: values forward, above the arrows; gradients backward, in red", fontsize=10
+        )
         save_figure(
             fig,
             "02_neuron_graph.png",
@@ -1064,7 +1066,7 @@ if __name__ == "__main__":
                 ax.text(x0, y0 + 0.3, f"{formula}\n{rows(gradient)}", ha="center", va="bottom",
                         fontsize=8, color="C3", family="monospace")  # fmt: skip
         ax.text(11.2, -0.35, f"loss = {loss:g}", ha="center", va="top", fontsize=8)
-        ax.set_title("The worked example: arrays forward (black), gradients backward (red)",
+        ax.set_title("The worked example: arrays forward; gradients backward, in red",
                      fontsize=10)  # fmt: skip
         save_figure(
             fig,
@@ -1239,7 +1241,7 @@ def numerical_gradient(f, x, h: float = 1e-5):
     >>> numerical_gradient(lambda x: np.sum(x**2), np.array([1.0, 2.0])).round(6)  # 2x
     array([2., 4.])
     """
-    h, f = _check_numerical(f, x, h)  # f now checks each value it returns
+    h, f = _check_numerical(f, x, h)  # f comes back wrapped, to check its values
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         original = x[idx]
@@ -1250,7 +1252,7 @@ def numerical_gradient(f, x, h: float = 1e-5):
             x_minus, f_minus = x[idx], f(x)
         finally:
             x[idx] = original  # put back, even if f raised
-        # by the step x actually took: float32 rounds 100 + 1e-5 to 100.0000076
+        # by the step x took: 2h but for rounding (float32 stores 100 + 1e-5 as 100.0000076)
         grad[idx] = (f_plus - f_minus) / (float(x_plus) - float(x_minus))
     return grad
 
@@ -1495,7 +1497,7 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
 class SGD:
     """Gradient descent with optional momentum, as ``torch.optim.SGD``; updates in place."""
 
-    lr, momentum = _Number(), _Number(allow_low=True, below=1)  # checked whenever set
+    lr, momentum = _Number(), _Number(allow_low=True, below=1)  # checked whenever assigned
 
     def __init__(self, lr: float, momentum: float = 0.0):
         self.lr, self.momentum = lr, momentum
@@ -1824,8 +1826,8 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # The first loss is above $\ln 3$: each random guess leans towards some class, on this start more
-# often a wrong one (19% right, below the 33% of a uniform guess). A first loss far from $\ln C$
-# would point to a bug or a bad scale. The held-out accuracy shows the network learned the arms.
+# often a wrong one (19% right, below chance). A first loss far from $\ln C$ would point to a bug
+# or a bad scale. The held-out accuracy shows the network learned the arms.
 
 # %% tags=["fold"]
 # Plotting: the decision regions
