@@ -30,8 +30,6 @@
 
 # %% tags=["fold"]
 # Imports, input checks, data and figure helpers (nothing here is about training)
-from __future__ import annotations
-
 import contextlib
 import contextvars
 import functools
@@ -44,8 +42,7 @@ import threading
 
 import numpy as np
 
-# What a project copies this file for. Everything else here (data makers, figure helpers,
-# article_loop, softmax) is a tutorial helper: it serves the site, not your network.
+# What a project copies this file for: the library.
 __all__ = [
     "init_mlp",
     "linear_forward",
@@ -60,11 +57,25 @@ __all__ = [
     "loss_and_grads",
     "numerical_gradient",
     "grad_check",
+    "GradCheckReport",
     "SGD",
     "RMSProp",
     "Adam",
     "train",
     "predict",
+]
+# The tutorial's helpers, which this page and the pages after it use to make data and figures.
+# They serve the site, not your network, so they stay outside the library.
+HELPERS = [
+    "make_sine_data",
+    "make_spirals",
+    "split",
+    "softmax",
+    "article_loop",
+    "draw_graph",
+    "new_figure",
+    "save_figure",
+    "FIGURES_DIR",
 ]
 
 FIGURES_DIR = "figures"
@@ -225,12 +236,12 @@ def _same_shape(name: str, value, shape) -> None:
         )
 
 
-FLOATS = (np.float32, np.float64)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
+_FLOATS = (np.float32, np.float64)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
 
 
 def _float_dtype(dtype: np.dtype) -> bool:
     """float32 or float64, in the machine's byte order."""
-    return dtype.type in FLOATS and dtype.isnative
+    return dtype.type in _FLOATS and dtype.isnative
 
 
 def _generator(rng, method: str) -> bool:
@@ -522,7 +533,7 @@ def _check_step_arguments(params, grads, finite: bool) -> None:
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict of NumPy arrays, got {type(params).__name__}")
     for name, p in params.items():
-        if not (_plain(p) and p.dtype.type in FLOATS and p.flags.writeable):
+        if not (_plain(p) and p.dtype.type in _FLOATS and p.flags.writeable):
             raise ValueError(f"params[{name!r}] must be a writeable float32 or float64 NumPy array")
     _check_grads(params, grads, finite)
 
@@ -532,7 +543,7 @@ def _check_numerical(f, x, h):
     ``f`` that returns a number (tried once here, on ``x`` as it is). Returns ``h`` and ``f``
     wrapped to check each value it returns."""
     h = _number("h", h)
-    if not (_array("x", x).dtype.type in FLOATS and x.flags.writeable):
+    if not (_array("x", x).dtype.type in _FLOATS and x.flags.writeable):
         raise ValueError(f"x must be a writeable float32 or float64 array, got {x.dtype}")
     _finite("x", x)
     with np.errstate(over="ignore"):
@@ -1501,7 +1512,7 @@ class SGD:
 
     def __init__(self, lr: float, momentum: float = 0.0):
         self.lr, self.momentum = lr, momentum
-        self.b = {}  # the velocity, per parameter
+        self.velocity = {}  # per parameter, with momentum
 
     @_whole_step
     def step(self, params, grads) -> None:
@@ -1509,13 +1520,13 @@ class SGD:
         for name, p in params.items():
             g = grads[name]
             if self.momentum:
-                if name not in self.b:  # the velocity starts at 0
-                    self.b[name] = np.zeros_like(p)
-                b = self.b[name]
-                b *= self.momentum  # b_t = mu b_{t-1} + g_t
-                b += g
-                g = b
-            p -= self.lr * g  # theta_t = theta_{t-1} - lr b_t   (b_t = g_t without momentum)
+                if name not in self.velocity:  # the velocity starts at 0
+                    self.velocity[name] = np.zeros_like(p)
+                velocity = self.velocity[name]
+                velocity *= self.momentum  # velocity_t = mu velocity_{t-1} + g_t
+                velocity += g
+                g = velocity
+            p -= self.lr * g  # theta_t = theta_{t-1} - lr g   (g is the velocity with momentum)
 
 
 def train(

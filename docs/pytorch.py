@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from scratch_mlp import (
+    RELU,
     SGD,
     Adam,
     RMSProp,
@@ -34,8 +35,6 @@ from scratch_mlp import (
     mlp_backward,
     mlp_forward,
     mse_loss,
-    relu_backward,
-    relu_forward,
     softmax_cross_entropy,
     train,
 )
@@ -77,11 +76,11 @@ def torch_forward(tparams, X):
 
     ``X``: a tensor (N, d_in). Returns ``out`` (N, d_out); autograd keeps the cache.
     """
-    n_layers = len(tparams) // 2
+    K = len(tparams) // 2  # the number of layers
     A = X
-    for l in range(1, n_layers + 1):
+    for l in range(1, K + 1):
         Z = A @ tparams[f"W{l}"] + tparams[f"b{l}"]
-        A = torch.relu(Z) if l < n_layers else Z
+        A = torch.relu(Z) if l < K else Z
     return Z
 
 
@@ -278,7 +277,7 @@ def relative_difference(a, t, scale=None) -> float:
     return difference / scale if scale > 0 else difference
 
 
-def numpy_loss_and_grads(params, X, y, loss_fn, activation=(relu_forward, relu_backward)):
+def numpy_loss_and_grads(params, X, y, loss_fn, activation=RELU):
     """The loss, ``d_out`` and every gradient from ``scratch_mlp``.
 
     The three steps of ``loss_and_grads``, written out: the comparison needs ``d_out`` too,
@@ -300,9 +299,7 @@ def torch_loss_and_grads(params, X, y, loss_fn):
     return loss.detach().numpy(), out.grad.numpy(), grads
 
 
-def gradient_parity(
-    params, X, y, loss_fn, activation=(relu_forward, relu_backward)
-) -> list[tuple[str, tuple, float]]:
+def gradient_parity(params, X, y, loss_fn, activation=RELU) -> list[tuple[str, tuple, float]]:
     """Rows ``(tensor, shape, relative difference)`` for the loss, ``d_out`` and every gradient,
     between ``scratch_mlp`` and ``torch.autograd``, each in the dtype of ``params``.
     ``activation`` is the NumPy side's (PyTorch's is always ReLU): a way to plant a bug in it."""

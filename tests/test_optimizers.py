@@ -86,7 +86,7 @@ def test_float32_updates_equal_the_same_arithmetic_in_float32_bit_for_bit(name):
         for k in params:
             assert params[k].dtype == F32
             assert np.array_equal(params[k], expected[k]), k
-    state = [a for attr in ("b", "m", "v") for a in getattr(optimizer, attr, {}).values()]
+    state = [a for attr in ("velocity", "m", "v") for a in getattr(optimizer, attr, {}).values()]
     assert {a.dtype for a in state} <= {np.dtype(F32)}
     assert len(state) == {"SGD": 0, "SGD momentum 0.9": 4, "RMSProp": 4, "Adam": 8}[name]
 

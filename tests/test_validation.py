@@ -346,7 +346,7 @@ OPTIMIZERS = {
 
 def optimizer_state(optimizer):
     state = {"t": getattr(optimizer, "t", None)}
-    for attr in ("b", "m", "v"):
+    for attr in ("velocity", "m", "v"):
         for name, a in getattr(optimizer, attr, {}).items():
             state[attr + name] = a.copy()
     return state
