@@ -728,8 +728,9 @@ def draw_graph(ax, nodes, edges, fontsize=9, family="sans-serif"):
 def softmax(logits):
     """Row-wise softmax of (N, C) logits, with the row max subtracted so nothing overflows.
 
-    >>> softmax(np.array([[1000.0, 1000.0]]))
-    array([[0.5, 0.5]])
+    Examples:
+        >>> softmax(np.array([[1000.0, 1000.0]]))
+        array([[0.5, 0.5]])
     """
     with np.errstate(under="ignore"):  # a far smaller logit's probability is 0: harmless
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))  # (N, C), row max 1
@@ -1167,8 +1168,9 @@ def relu_forward(Z):
 def relu_backward(d_A, Z):
     """``d_Z = d_A * [Z > 0]``: 0 where the unit was off, and at the kink.
 
-    >>> relu_backward(np.array([[5.0, 5.0, 5.0]]), np.array([[-1.0, 0.0, 2.0]]))
-    array([[0., 0., 5.]])
+    Examples:
+        >>> relu_backward(np.array([[5.0, 5.0, 5.0]]), np.array([[-1.0, 0.0, 2.0]]))
+        array([[0., 0., 5.]])
     """
     _same_shape("d_A", d_A, Z.shape)  # a wrong shape would broadcast silently
     return d_A * (Z > 0)  # (N, H)
@@ -1249,8 +1251,9 @@ def loss_and_grads(params, X, y, loss_fn, activation=RELU):
 def numerical_gradient(f, x, h: float = 1e-5):
     """``(f(x + h) - f(x - h)) / 2h`` for each entry of ``x``, for a scalar function ``f``.
 
-    >>> numerical_gradient(lambda x: np.sum(x**2), np.array([1.0, 2.0])).round(6)  # 2x
-    array([2., 4.])
+    Examples:
+        >>> numerical_gradient(lambda x: np.sum(x**2), np.array([1.0, 2.0])).round(6)  # 2x
+        array([2., 4.])
     """
     h, f = _check_numerical(f, x, h)  # f comes back wrapped, to check its values
     grad = np.zeros_like(x)
@@ -1333,11 +1336,12 @@ def grad_check(
     ``max_evals`` loss evaluations (two per entry). Memory beyond the network's own arrays is
     that of one forward pass.
 
-    >>> rng = np.random.default_rng(0)
-    >>> params = init_mlp([3, 4, 2], rng)
-    >>> X, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
-    >>> grad_check(params, X, y, mse_loss).ok
-    True
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> params = init_mlp([3, 4, 2], rng)
+        >>> X, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+        >>> grad_check(params, X, y, mse_loss).ok
+        True
     """
     _check_data(params, X, y, loss_fn, activation, probe=True)
     h, rtol = _number("h", h), _number("rtol", rtol, allow_low=True)
@@ -1464,9 +1468,10 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
     ``N(0, 2 / sizes[l-1])``, ``bl`` of shape ``(1, sizes[l])`` at zero. ``weight_std`` and
     ``hidden_bias`` make bad starts on purpose.
 
-    >>> params = init_mlp([3, 5, 2], np.random.default_rng(0))
-    >>> {name: p.shape for name, p in params.items()}
-    {'W1': (3, 5), 'b1': (1, 5), 'W2': (5, 2), 'b2': (1, 2)}
+    Examples:
+        >>> params = init_mlp([3, 5, 2], np.random.default_rng(0))
+        >>> {name: p.shape for name, p in params.items()}
+        {'W1': (3, 5), 'b1': (1, 5), 'W2': (5, 2), 'b2': (1, 2)}
     """
     _check_init(sizes, rng, dtype, weight_std, hidden_bias)
     sizes = list(sizes)
@@ -1644,12 +1649,13 @@ class Adam:
     """Adam (Kingma & Ba, Algorithm 1), in place. ``bias_correction=False`` leaves out the
     division by ``1 - beta**t``, as the article's one-line formula does.
 
-    The first step moves every coordinate by about ``lr``, whatever the gradient's scale:
+    Examples:
+        The first step moves every coordinate by about ``lr``, whatever the gradient's scale:
 
-    >>> params = {"W1": np.array([1.0, 1.0])}
-    >>> Adam(lr=0.1).step(params, {"W1": np.array([1e-3, 50.0])})
-    >>> params["W1"].round(4)
-    array([0.9, 0.9])
+        >>> params = {"W1": np.array([1.0, 1.0])}
+        >>> Adam(lr=0.1).step(params, {"W1": np.array([1e-3, 50.0])})
+        >>> params["W1"].round(4)
+        array([0.9, 0.9])
     """
 
     lr, eps = _Number(), _Number()  # checked whenever set; eps > 0, or a zero gradient gives 0/0
