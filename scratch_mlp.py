@@ -862,8 +862,8 @@ if __name__ == "__main__":
                           arrowprops={"arrowstyle": "->", "color": "0.3"})  # fmt: skip
         ax_start.set(xlabel="step", ylabel="MSE loss", title="steps 0 to 60")
         x_fine = np.linspace(-np.pi, np.pi, 400).reshape(-1, 1)
-        p = params_article
-        fit = np.maximum(0, x_fine @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+        W1_end, b1_end, W2_end, b2_end = (params_article[k] for k in ("W1", "b1", "W2", "b2"))
+        fit = np.maximum(0, x_fine @ W1_end + b1_end) @ W2_end + b2_end  # the trained network
         ax_fit.scatter(X_sine[:, 0], y_sine[:, 0], s=6, color="gray", label="data")
         ax_fit.plot(x_fine[:, 0], np.sin(x_fine[:, 0]), color="k", lw=1, ls="--", label="sin(x)")
         ax_fit.plot(x_fine[:, 0], fit[:, 0], color="C1", lw=2, label="network")
@@ -1432,12 +1432,12 @@ if __name__ == "__main__":
         return 1000 * float(np.median(times))
 
     def all_finite_differences():
-        p = {name: v.copy() for name, v in params_init.items()}
+        moved = {name: p.copy() for name, p in params_init.items()}
 
-        def loss_of(_):  # numerical_gradient moves one entry of p[name] in place
-            return mse_loss(mlp_forward(p, X_sine)[0], y_sine)[0]
+        def loss_of(_):  # numerical_gradient moves one entry of moved[name] in place
+            return mse_loss(mlp_forward(moved, X_sine)[0], y_sine)[0]
 
-        return {name: numerical_gradient(loss_of, p[name]) for name in p}
+        return {name: numerical_gradient(loss_of, moved[name]) for name in moved}
 
     backprop_ms = milliseconds(lambda: loss_and_grads(params_init, X_sine, y_sine, mse_loss), 50)
     finite_ms = milliseconds(all_finite_differences)
@@ -1610,8 +1610,10 @@ if __name__ == "__main__":
     v = {name: np.zeros_like(p) for name, p in params.items()}
     for t in range(1, 101):
         _, grads = loss_and_grads(params, X_sine, y_sine, mse_loss)
-        for k in params:
-            params[k], m[k], v[k] = adam_update(params[k], grads[k], m[k], v[k], t, lr=0.01)
+        for name in params:
+            params[name], m[name], v[name] = adam_update(
+                params[name], grads[name], m[name], v[name], t, lr=0.01
+            )
 
 # %% [markdown]
 # The library's `Adam` (folded below, with `RMSProp`) computes these lines into arrays it keeps
@@ -1860,9 +1862,9 @@ if __name__ == "__main__":
 
         ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(colors),
                     alpha=0.3)  # fmt: skip
-        for k in range(3):
-            ax.scatter(*X_train[y_train == k].T, s=12, color=colors[k], label=f"class {k} (train)")
-            ax.scatter(*X_test[y_test == k].T, s=30, color=colors[k], edgecolor="k", marker="^")
+        for c in range(3):  # each class
+            ax.scatter(*X_train[y_train == c].T, s=12, color=colors[c], label=f"class {c} (train)")
+            ax.scatter(*X_test[y_test == c].T, s=30, color=colors[c], edgecolor="k", marker="^")
         ax.scatter([], [], s=30, color="white", edgecolor="k", marker="^", label="held out (test)")
         ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal",
                title=f"Decision regions, held-out accuracy {test_accuracy:.1%}")  # fmt: skip
