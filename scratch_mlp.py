@@ -34,6 +34,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import itertools
 import math
 import os
 import signal
@@ -173,12 +174,24 @@ def _number(name: str, value, *, low: float = 0.0, allow_low: bool = False, belo
     return number
 
 
-class _Number:
-    """An optimizer's hyperparameter, checked by ``_number`` whenever it is set (``adam.lr = x``
-    too), so a bad value is refused before a step uses it."""
+def _betas(name: str, value) -> tuple:
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise ValueError(f"{name} must be two numbers in [0, 1), got {value!r}")
+    return tuple(_number(name, b, allow_low=True, below=1) for b in value)
 
-    def __init__(self, **bounds):
-        self.bounds = bounds
+
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+class _Checked:
+    """An optimizer's hyperparameter, checked whenever it is set (``adam.lr = x`` too), so a bad
+    value is refused before a step uses it: by ``_number`` with ``bounds``, or by ``check``."""
+
+    def __init__(self, check=_number, **bounds):
+        self.check, self.bounds = check, bounds
 
     def __set_name__(self, owner, name):
         self.name = name
@@ -187,7 +200,7 @@ class _Number:
         return self if optimizer is None else optimizer.__dict__[self.name]
 
     def __set__(self, optimizer, value):
-        optimizer.__dict__[self.name] = _number(self.name, value, **self.bounds)
+        optimizer.__dict__[self.name] = self.check(self.name, value, **self.bounds)
 
 
 def _count(name: str, value, *, low: int = 0) -> int:
@@ -236,7 +249,10 @@ def _same_shape(name: str, value, shape) -> None:
         )
 
 
-_FLOATS = (np.float32, np.float64)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
+_FLOATS = (
+    np.float32,
+    np.float64,
+)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
 
 
 def _float_dtype(dtype: np.dtype) -> bool:
@@ -455,7 +471,9 @@ def _check_cache(params, cache, d_out) -> None:
     X_last, W_last = layers[-1]
     _array("d_out", d_out)
     _same_shape(
-        "d_out (what loss_fn returns as the gradient)", d_out, (len(X_last), W_last.shape[1])
+        "d_out (what loss_fn returns as the gradient)",
+        d_out,
+        (len(X_last), W_last.shape[1]),
     )
     if d_out.dtype != W_last.dtype:
         raise ValueError(f"d_out must have the parameters' dtype {W_last.dtype}, got {d_out.dtype}")
@@ -478,18 +496,20 @@ def _check_grads(params, grads, finite: bool = True) -> None:
             _finite(f"grads[{name!r}] (from the backward pass)", g)
 
 
-def _whole_step(step):
-    """An optimizer's step with underflow ignored: under np.seterr(all="raise") an underflow to 0,
-    harmless here, would otherwise stop the step half-way."""
+def _checked_step(step):
+    """An optimizer's step, its arguments checked before it changes anything, and run whole:
+    under np.seterr(all="raise") an underflow to 0, harmless here, would stop it half-way."""
 
     @functools.wraps(step)
-    def whole(optimizer, params, grads):
+    def checked(optimizer, params, grads):
+        # SGD without momentum is the one optimizer here that keeps no state between steps.
+        _check_step(optimizer, params, grads, keeps_state=getattr(optimizer, "momentum", 1) > 0)
         if not _CHECKING.get():  # inside train, whose loop ignores underflow already
             return step(optimizer, params, grads)
         with np.errstate(under="ignore"):
             return step(optimizer, params, grads)
 
-    return whole
+    return checked
 
 
 def _check_step(optimizer, params, grads, keeps_state: bool | None = True) -> None:
@@ -568,7 +588,17 @@ def _check_numerical(f, x, h):
 
 
 def _check_training(
-    params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, activation, on_step
+    params,
+    X,
+    y,
+    loss_fn,
+    optimizer,
+    steps,
+    batch_size,
+    rng,
+    log_every,
+    activation,
+    on_step,
 ):
     """train's arguments, checked once before the first step."""
     rows = batch_size if isinstance(batch_size, (int, np.integer)) and batch_size > 0 else None
@@ -652,36 +682,62 @@ def _batches(X, y, steps: int, batch_size, rng):
         yield X[rows], y[rows]
 
 
+def _guarded(train):
+    """train with its plumbing kept out of its four steps: its arguments checked once on entry,
+    then its loop run under ``_training``, with ``loss_fn`` and ``on_step`` wrapped."""
+    signature = inspect.signature(train)
+
+    @functools.wraps(train)
+    def guarded(*args, **kwargs):
+        arguments = signature.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        given = arguments.arguments
+        _check_training(**given)
+        with _training(given["loss_fn"], given["optimizer"], given["on_step"]) as wrapped:
+            return train(**{**given, **wrapped})
+
+    return guarded
+
+
 @contextlib.contextmanager
-def _training(on_step):
-    """The conditions of train's loop, all undone on leaving it. Yields ``(stop, on_step)``.
+def _training(loss_fn, optimizer, on_step):
+    """The conditions of train's loop, all undone on leaving it. Yields ``loss_fn`` and ``on_step``
+    wrapped, as a dict of keyword arguments for train.
 
     - The per-call checks are off: train checked everything on entry. ``on_step``, the user's
-      code, is handed back wrapped so that it runs with the checks on, under the caller's own
-      NumPy error settings.
-    - NumPy's overflow warnings are off: a loss that is not finite stops training at its step,
-      with a message that says so, and the warnings on the way would bury it.
+      code, runs with the checks on, under the caller's own NumPy error settings.
+    - NumPy's overflow warnings are off: a loss that is not finite stops training at its step
+      (``loss_fn`` wrapped checks each loss before the backward pass uses it), with a message
+      that says so, and the warnings on the way would bury it.
     - While Python's own Ctrl-C handler is in place, a Ctrl-C is held until the step in progress
-      is whole: ``stop`` records it, and the loop raises KeyboardInterrupt at the end of the
-      step. A second Ctrl-C interrupts at once. A handler of the user's, or an ignored SIGINT, is
-      left as it is (and only the main thread receives signals).
+      is whole: the wrapped ``on_step``, which train calls at the end of every step, raises
+      KeyboardInterrupt then. A second Ctrl-C interrupts at once. A handler of the user's, or an
+      ignored SIGINT, is left as it is (and only the main thread receives signals).
     """
-    received, settings = [], np.geterr()
+    received, settings, steps = [], np.geterr(), itertools.count()
 
     def hold(signum, frame):
         if received:  # the second Ctrl-C: the user means it
             raise KeyboardInterrupt
         received.append(signum)
 
-    def checked_on_step(step, loss, params):
-        arrays = dict(params)
-        with _checks(True), np.errstate(**settings):
-            on_step(step, loss, params)
-        if params.keys() != arrays.keys() or any(params[k] is not a for k, a in arrays.items()):
-            raise ValueError(
-                "on_step must change params' arrays in place (params['W1'][...] = ...), not add, "
-                "remove or replace them: train and the optimizer hold these very arrays"
-            )
+    def checked_loss_fn(out, y):
+        loss, d_out = loss_fn(out, y)
+        _stop_if_diverged(loss, d_out, out, next(steps), optimizer)
+        return loss, d_out
+
+    def end_of_step(step, loss, params):
+        if on_step is not None:
+            arrays = dict(params)
+            with _checks(True), np.errstate(**settings):
+                on_step(step, loss, params)
+            if params.keys() != arrays.keys() or any(params[k] is not a for k, a in arrays.items()):
+                raise ValueError(
+                    "on_step must change params' arrays in place (params['W1'][...] = ...), not "
+                    "add, remove or replace them: train and the optimizer hold these very arrays"
+                )
+        if received:  # Ctrl-C arrived during this step, which is now whole
+            raise KeyboardInterrupt
 
     main = threading.current_thread() is threading.main_thread()
     hold_ctrl_c = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -690,7 +746,7 @@ def _training(on_step):
         with _checks(False), quiet:
             if hold_ctrl_c:
                 signal.signal(signal.SIGINT, hold)
-            yield received, (None if on_step is None else checked_on_step)
+            yield {"loss_fn": checked_loss_fn, "on_step": end_of_step}
     finally:
         if hold_ctrl_c and signal.getsignal(signal.SIGINT) is hold:  # unless on_step changed it
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -931,8 +987,16 @@ if __name__ == "__main__":
         ax = fig.subplots()
         ax.set(xlim=(-0.5, 11.2), ylim=(-1.7, 1.7))
         nodes = {"x": (0, 1.2, False), "w": (0, -1.2, True), "×": (2.4, 0, False)}
-        nodes |= {"b": (4.6, -1.4, True), "+": (4.6, 0, False), "max(0, ·)": (6.9, 0, False)}
-        nodes |= {"y": (9.3, 1.4, False), "(· − y)²": (9.3, 0, False), "L": (11, 0, False)}
+        nodes |= {
+            "b": (4.6, -1.4, True),
+            "+": (4.6, 0, False),
+            "max(0, ·)": (6.9, 0, False),
+        }
+        nodes |= {
+            "y": (9.3, 1.4, False),
+            "(· − y)²": (9.3, 0, False),
+            "L": (11, 0, False),
+        }
         edges = [
             ("x", "×", f"x = {x}", f"d_x = {d_x}"),
             ("w", "×", f"w = {w}", f"dw = {dw}"),
@@ -945,7 +1009,8 @@ if __name__ == "__main__":
         ]
         draw_graph(ax, nodes, edges)
         ax.set_title(
-            "One neuron: values forward, above the arrows; gradients backward, in red", fontsize=10
+            "One neuron: values forward, above the arrows; gradients backward, in red",
+            fontsize=10,
         )
         save_figure(
             fig,
@@ -1176,7 +1241,10 @@ def relu_backward(d_A, Z):
     return d_A * (Z > 0)  # (N, H)
 
 
-RELU = (relu_forward, relu_backward)  # the default activation: a (forward, backward) pair
+RELU = (
+    relu_forward,
+    relu_backward,
+)  # the default activation: a (forward, backward) pair
 
 
 # %% [markdown]
@@ -1491,8 +1559,14 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
             params[f"W{l}"] = (draw * std).astype(dtype)
         bias = hidden_bias if l < K else 0.0
         params[f"b{l}"] = np.full((1, fan_out), bias, dtype=dtype)
-    for name, p in params.items():  # a weight_std or hidden_bias too large for the dtype
-        _finite(f"params[{name!r}] (weight_std or hidden_bias overflows {np.dtype(dtype)})", p)
+    for (
+        name,
+        p,
+    ) in params.items():  # a weight_std or hidden_bias too large for the dtype
+        _finite(
+            f"params[{name!r}] (weight_std or hidden_bias overflows {np.dtype(dtype)})",
+            p,
+        )
     return params
 
 
@@ -1513,15 +1587,17 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
 class SGD:
     """Gradient descent with optional momentum, as ``torch.optim.SGD``; updates in place."""
 
-    lr, momentum = _Number(), _Number(allow_low=True, below=1)  # checked whenever assigned
+    lr, momentum = (
+        _Checked(),
+        _Checked(allow_low=True, below=1),
+    )  # checked whenever assigned
 
     def __init__(self, lr: float, momentum: float = 0.0):
         self.lr, self.momentum = lr, momentum
         self.velocity = {}  # per parameter, with momentum
 
-    @_whole_step
+    @_checked_step  # params and grads checked before anything changes
     def step(self, params, grads) -> None:
-        _check_step(self, params, grads, keeps_state=self.momentum > 0)
         for name, p in params.items():
             g = grads[name]
             if self.momentum:
@@ -1534,30 +1610,24 @@ class SGD:
             p -= self.lr * g  # theta_t = theta_{t-1} - lr g   (g is the velocity with momentum)
 
 
+@_guarded  # arguments checked once; a diverged loss stops it; Ctrl-C waits for the step's end
 def train(
     params, X, y, loss_fn, optimizer, steps, batch_size=None, rng=None, log_every=0, *,
     activation=RELU, on_step=None
 ):  # fmt: skip
     """Train ``params`` in place; return every step's loss. ``on_step(step, loss, params)`` runs
     after each update (to keep the losses if training stops early)."""
-    _check_training(
-        params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, activation, on_step
-    )
     losses = []
-    with _training(on_step) as (stop, on_step):  # checked above; Ctrl-C waits for the step
-        for step, (X_batch, y_batch) in enumerate(_batches(X, y, steps, batch_size, rng)):
-            out, cache = mlp_forward(params, X_batch, activation)  # forward
-            loss, d_out = loss_fn(out, y_batch)  # loss
-            _stop_if_diverged(loss, d_out, out, step, optimizer)
-            grads = mlp_backward(params, cache, d_out)  # backward
-            optimizer.step(params, grads)  # update
-            losses.append(float(loss))
-            if log_every and step % log_every == 0:
-                print(f"Step {step:5d} loss={loss:.6f}")
-            if on_step is not None:
-                on_step(step, float(loss), params)
-            if stop:  # Ctrl-C arrived during this step, which is now whole
-                raise KeyboardInterrupt
+    for step, (X_batch, y_batch) in enumerate(_batches(X, y, steps, batch_size, rng)):
+        out, cache = mlp_forward(params, X_batch, activation)  # forward
+        loss, d_out = loss_fn(out, y_batch)  # loss
+        grads = mlp_backward(params, cache, d_out)  # backward
+        optimizer.step(params, grads)  # update
+        losses.append(float(loss))
+        if log_every and step % log_every == 0:
+            print(f"Step {step:5d} loss={loss:.6f}")
+        if on_step is not None:
+            on_step(step, float(loss), params)
     return losses
 
 
@@ -1629,15 +1699,18 @@ class RMSProp:
     ``v = alpha * v + (1 - alpha) * g**2``, then ``p -= lr * g / (sqrt(v) + eps)``.
     """
 
-    lr, alpha, eps = _Number(), _Number(allow_low=True, below=1), _Number()  # eps > 0: no 0/0
+    lr, alpha, eps = (
+        _Checked(),
+        _Checked(allow_low=True, below=1),
+        _Checked(),
+    )  # eps > 0: no 0/0
 
     def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8):
         self.lr, self.alpha, self.eps = lr, alpha, eps
         self.v = {}
 
-    @_whole_step
+    @_checked_step
     def step(self, params, grads) -> None:
-        _check_step(self, params, grads)
         if not self.v:
             self.v = {name: np.zeros_like(p) for name, p in params.items()}
         for name, p in params.items():
@@ -1660,38 +1733,30 @@ class Adam:
         array([0.9, 0.9])
     """
 
-    lr, eps = _Number(), _Number()  # checked whenever set; eps > 0, or a zero gradient gives 0/0
+    lr, eps = (
+        _Checked(),
+        _Checked(),
+    )  # checked whenever set; eps > 0, or a zero gradient gives 0/0
+    betas, bias_correction = _Checked(_betas), _Checked(_flag)
 
     def __init__(
-        self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, bias_correction: bool = True
+        self,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        bias_correction: bool = True,
     ):
-        self.lr, self.eps, self.betas, self.bias_correction = lr, eps, betas, bias_correction
+        self.lr, self.eps, self.betas, self.bias_correction = (
+            lr,
+            eps,
+            betas,
+            bias_correction,
+        )
         self.t = 0  # steps taken: one per call, for every tensor
         self.m, self.v = {}, {}
 
-    @property
-    def betas(self):
-        return self._betas
-
-    @betas.setter
-    def betas(self, betas):  # checked whenever set, as lr and eps are
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        self._betas = tuple(_number("betas", b, allow_low=True, below=1) for b in betas)
-
-    @property
-    def bias_correction(self):
-        return self._bias_correction
-
-    @bias_correction.setter
-    def bias_correction(self, value):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"bias_correction must be True or False, got {value!r}")
-        self._bias_correction = bool(value)
-
-    @_whole_step
+    @_checked_step
     def step(self, params, grads) -> None:
-        _check_step(self, params, grads)
         if not self.t:
             self.m = {name: np.zeros_like(p) for name, p in params.items()}
             self.v = {name: np.zeros_like(p) for name, p in params.items()}
@@ -1726,7 +1791,10 @@ class Adam:
 
 # %%
 if __name__ == "__main__":
-    params_adam, optimizer = {k: p.copy() for k, p in params_init.items()}, Adam(lr=0.01)
+    params_adam, optimizer = (
+        {k: p.copy() for k, p in params_init.items()},
+        Adam(lr=0.01),
+    )
     for _ in range(100):
         optimizer.step(params_adam, loss_and_grads(params_adam, X_sine, y_sine, mse_loss)[1])
     same = all(np.array_equal(params_adam[k], params[k]) for k in params)
@@ -1755,7 +1823,11 @@ if __name__ == "__main__":
         for label, curve in curves.items():
             ax.semilogy(curve, label=label)
         ax.axhline(0.01, color="gray", ls="--", lw=1, label="the noise's variance, 0.01")
-        ax.set(xlabel="step", ylabel="MSE loss (log scale)", title="Same network, same start")
+        ax.set(
+            xlabel="step",
+            ylabel="MSE loss (log scale)",
+            title="Same network, same start",
+        )
         ax.legend()
         sgd_end, adam_end = (curve[-1] for curve in curves.values())
         save_figure(
@@ -1863,9 +1935,22 @@ if __name__ == "__main__":
         ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(colors),
                     alpha=0.3)  # fmt: skip
         for c in range(3):  # each class
-            ax.scatter(*X_train[y_train == c].T, s=12, color=colors[c], label=f"class {c} (train)")
+            ax.scatter(
+                *X_train[y_train == c].T,
+                s=12,
+                color=colors[c],
+                label=f"class {c} (train)",
+            )
             ax.scatter(*X_test[y_test == c].T, s=30, color=colors[c], edgecolor="k", marker="^")
-        ax.scatter([], [], s=30, color="white", edgecolor="k", marker="^", label="held out (test)")
+        ax.scatter(
+            [],
+            [],
+            s=30,
+            color="white",
+            edgecolor="k",
+            marker="^",
+            label="held out (test)",
+        )
         ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal",
                title=f"Decision regions, held-out accuracy {test_accuracy:.1%}")  # fmt: skip
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
