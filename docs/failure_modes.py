@@ -381,10 +381,10 @@ if __name__ == "__main__":
     print(f"{TRANSPOSED_NON_SQUARE.name}: train raises ValueError:")
     print(f"  {shape_error(TRANSPOSED_NON_SQUARE)}")
     params, X, grads = TRANSPOSED_NON_SQUARE.grads()
-    right = TRANSPOSED_NON_SQUARE.grads(buggy=False)[2]
+    correct = TRANSPOSED_NON_SQUARE.grads(buggy=False)[2]
     print(
         "the transposed dW1, flattened, equals the right one flattened: "
-        f"{np.array_equal(grads['W1'].ravel(), right['W1'].ravel())}"
+        f"{np.array_equal(grads['W1'].ravel(), correct['W1'].ravel())}"
     )
 
 # %% [markdown]

@@ -314,9 +314,9 @@ if __name__ == "__main__":
         "Adam, lr 0.5": descend(sm.Adam(lr=0.5)),
     }
     for label, path in paths.items():
-        first = np.abs(path[1] - path[0])
+        first_step = np.abs(path[1] - path[0])
         print(
-            f"{label:22s} first step ({first[0]:.2f}, {first[1]:.2f})   loss after 60 steps "
+            f"{label:22s} first step ({first_step[0]:.2f}, {first_step[1]:.2f})   loss after 60 steps "
             f"{bowl_loss(path)[-1]:.2e}"
         )
     edge = {f"SGD, lr {lr}": descend(sm.SGD(lr=lr), steps=20) for lr in (0.19, 0.21)}
