@@ -316,8 +316,8 @@ if __name__ == "__main__":
     for label, path in paths.items():
         first_step = np.abs(path[1] - path[0])
         print(
-            f"{label:22s} first step ({first_step[0]:.2f}, {first_step[1]:.2f})   loss after 60 steps "
-            f"{bowl_loss(path)[-1]:.2e}"
+            f"{label:22s} first step ({first_step[0]:.2f}, {first_step[1]:.2f})   "
+            f"loss after 60 steps {bowl_loss(path)[-1]:.2e}"
         )
     edge = {f"SGD, lr {lr}": descend(sm.SGD(lr=lr), steps=20) for lr in (0.19, 0.21)}
     for label, path in edge.items():
