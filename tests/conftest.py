@@ -1,6 +1,7 @@
 """Shared fixtures and functions. pytest puts the project root on sys.path (``pythonpath`` in
 pyproject.toml), so every test imports the module as ``import scratch_mlp``."""
 
+import importlib
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
 
+import scratch_mlp as sm  # noqa: E402
+
 # Hypothesis keeps caches in ./.hypothesis; tests write only under temporary directories.
 _HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="hypothesis_")
 set_hypothesis_home_dir(_HYPOTHESIS_HOME)
@@ -30,25 +33,19 @@ SCRIPT = ROOT / "scratch_mlp.py"
 # the `save_figure(fig, "<name>", ...)` calls of the source.
 MODULE_FIGURES = re.findall(r'save_figure\(\s*fig,\s*"([^"]+)"', SCRIPT.read_text("utf-8"))
 
-# The article's published output: its loop prints these five lines, and so must the script.
-ARTICLE_LINES = [
-    "Step     0 loss=1.590716",
-    "Step   500 loss=0.103490",
-    "Step  1000 loss=0.068768",
-    "Step  1500 loss=0.054070",
-    "Step  2000 loss=0.042415",
-]
+
+def require(name: str):
+    """Import the optional ``name`` (torch, sklearn), or skip the test; where REQUIRE_TORCH=1 (as
+    in CI) a missing one fails instead."""
+    if os.environ.get("REQUIRE_TORCH") == "1":
+        return importlib.import_module(name)
+    return pytest.importorskip(name)
 
 
 @pytest.fixture
 def in_temporary_folder(tmp_path, monkeypatch):
     """Run the test in a temporary folder, where a page's figures/ may be written."""
     monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(12345)
 
 
 def copy_params(params):
@@ -61,53 +58,55 @@ def assert_params_equal(a, b):
         assert np.array_equal(a[name], b[name], equal_nan=True), name
 
 
+def make_problem(sizes, N, loss_fn, seed, dtype=np.float64):
+    """``(params, X, y)``: a He start with small random biases (a zero bias can hide a wrong bias
+    gradient), random inputs, and targets for ``loss_fn`` (labels for cross-entropy)."""
+    rng = np.random.default_rng(seed)
+    params = sm.init_mlp(sizes, rng)
+    for name in params:
+        if name.startswith("b"):
+            params[name] = 0.1 * rng.standard_normal(params[name].shape)
+    params = {name: p.astype(dtype) for name, p in params.items()}
+    X = rng.standard_normal((N, sizes[0])).astype(dtype)
+    if loss_fn is sm.mse_loss:
+        return params, X, rng.standard_normal((N, sizes[-1])).astype(dtype)
+    return params, X, rng.integers(0, sizes[-1], size=N)
+
+
 # ---- `python scratch_mlp.py`, run once per test run -------------------------------------------
-# Twice in fact, at the same time: once where it can write figures/, once where it cannot (a file
-# named `figures` is in the way; chmod would not stop root). Both start as soon as collection
-# shows a test that needs them, so they run while the other tests do.
+# It starts as soon as collection shows a test that needs it, so it runs while the other tests do.
 
-_script_runs = {}
+_script_run = []
 
 
-def _start_script_runs():
-    for kind in ("written", "blocked"):
-        cwd = Path(tempfile.mkdtemp(prefix=f"scratch_mlp_{kind}_"))
-        if kind == "blocked":
-            (cwd / "figures").write_text("a file, not a folder\n")
-        process = subprocess.Popen(
-            [sys.executable, str(SCRIPT)],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        _script_runs[kind] = (cwd, process)
+def _start_script_run():
+    cwd = Path(tempfile.mkdtemp(prefix="scratch_mlp_run_"))
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    _script_run.append((cwd, process))
 
 
 def pytest_collection_finish(session):
-    if any("script_runs" in getattr(item, "fixturenames", ()) for item in session.items):
-        _start_script_runs()
+    if any("script_run" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_script_run()
 
 
 @pytest.fixture(scope="session")
-def script_runs():
-    """``{"written" | "blocked": (cwd, returncode, stdout lines, stderr)}``."""
-    if not _script_runs:
-        _start_script_runs()
-    results = {}
-    for kind, (cwd, process) in _script_runs.items():
-        stdout, stderr = process.communicate(timeout=600)
-        results[kind] = (cwd, process.returncode, stdout.splitlines(), stderr)
-    yield results
-    for cwd, _ in _script_runs.values():
-        shutil.rmtree(cwd, ignore_errors=True)
+def script_run():
+    """``(cwd, returncode, stdout lines, stderr)`` of ``python scratch_mlp.py``."""
+    if not _script_run:
+        _start_script_run()
+    cwd, process = _script_run[0]
+    stdout, stderr = process.communicate(timeout=600)
+    yield cwd, process.returncode, stdout.decode().splitlines(), stderr.decode()
 
 
 def pytest_sessionfinish(session):
     shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
-    # A run stopped before the fixture (-x, a deselection): do not leave the scripts behind.
-    for cwd, process in _script_runs.values():
+    # A run stopped before the fixture (-x, a deselection) does not leave the script behind.
+    for cwd, process in _script_run:
         if process.poll() is None:
             process.kill()
-            process.communicate()
+        process.communicate()
         shutil.rmtree(cwd, ignore_errors=True)
