@@ -1,46 +1,69 @@
 # %% [markdown]
 # # Exercises
 #
-# Reading a backward pass is not the same as writing one. Each exercise below asks you to write a
-# small piece of a training loop, and a checker tells you at once whether it is right: **PASS** or
-# **FAIL**, with the number that decided it (the largest error, or the first step that differs)
-# and, on a failure, a pointer to the likely mistake (a sign, a transpose, a missing $1/N$).
+# Twelve exercises, from a backward pass with a pencil to a digit classifier. Each one says what to
+# write, its signature and what its checker compares; you write it in the stub below the prompt,
+# and one call checks it: **PASS** or **FAIL**, with the number that decided it and, on a FAIL,
+# what the mistake most likely is. No prompt gives the formula you are meant to find. The
+# **hint**, folded under the stub, may; the **solution** is folded under the hint. On this page
+# the solutions are in place, so every checker shows PASS.
 #
-# The exercises go from easy to hard. Each has what to do and why it matters, a stub to fill in
-# (it raises `NotImplementedError` until you do), a one-call checker, a hint, and a solution,
-# folded away: open it only after you have tried. On this page the solutions are in place, so every
-# checker shows PASS.
+# | | exercise | what it practises |
+# |---|---|---|
+# | 1 | the worked example by hand, new numbers | the chain rule on numbers |
+# | 2 | `linear_backward` from a blank stub | a layer's backward pass |
+# | 3 | predict, then run | what Adam, momentum and a gradient check will do |
+# | 4 | softplus | a derivative the lesson never gives, in a form that cannot overflow |
+# | 5 | the article network's backward pass | a whole network's backward pass |
+# | 6 | the training loop from a blank stub | the four steps, mini-batches and epochs |
+# | 7 | two sanity checks | the loss at the start, and a tiny batch learned by heart |
+# | 8 | find the bug from the tables | reading a failing gradient check |
+# | 9 | Nesterov momentum | rewriting an update so that it needs only the current gradient |
+# | 10 | L2 against decoupled weight decay | what Adam does to a penalty's gradient |
+# | 11 | batch normalisation's backward pass | a backward pass where rows depend on each other |
+# | 12 | a digit classifier | all of it, on real data, to 95% held-out accuracy |
 #
 # <a href="exercises.ipynb" download class="md-button md-button--primary">Download the exercises
 # as a notebook</a>
 #
 # **How to work on them.** The notebook holds the stubs and the checkers, without the solutions.
 # Put it in one folder with `scratch_mlp.py` (the download button on
-# [The training loop](../scratch_mlp/) page gives it), open it in Jupyter and run it top to bottom:
-# every checker prints `FAIL: not written yet`. Fill in a stub, run its cell and the checker's
-# cell, and repeat until it says PASS. From a copy of the project, `python -m docs.exercises` in its
-# root folder runs this page, solutions included, and prints every checker's verdict.
+# [The training loop](../scratch_mlp/) gives it), open it in Jupyter and run it top to bottom:
+# each exercise's checker prints `FAIL: not written yet`. Fill in a stub, run its cell and the
+# checker's cell, and repeat until it says PASS. Exercises 7 and 12 read scikit-learn's 8×8
+# digits, which ship inside the package (`pip install scikit-learn`; nothing is downloaded).
+# From a copy of the project, `python docs/exercises.py` runs this page, solutions included.
 #
-# The checkers compare your code against centred finite differences in float64 (the
-# `numerical_gradient` of the main page), against the project's own functions, or against a
-# reference trajectory of the same optimizer written from its definition.
+# **How the checkers decide.** Gradients are compared with centred finite differences in
+# float64 (section 3's `numerical_gradient`), optimizers with their definitions written out,
+# step by step. A function that changes its arguments fails, and an error raised in your code
+# is reported as yours, in one line, without stopping the notebook.
 
-# %%
+# %% tags=["fold"]
+# Imports, and the tools every checker shares
+import contextlib
+import copy
 import functools
+import importlib.util
 import math
+import sys
 from dataclasses import dataclass
-from unittest import mock
+from pathlib import Path
 
 import numpy as np
 
-import scratch_mlp as sm
+try:
+    import scratch_mlp as sm
+except ModuleNotFoundError:  # run as `python docs/exercises.py`: the module is one folder up
+    if "__file__" not in globals():  # a notebook: the module belongs in its folder
+        raise ModuleNotFoundError("put scratch_mlp.py in the folder of this notebook") from None
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import scratch_mlp as sm
 
 
-# %% tags=["fold"]
-# The checkers: one call each, PASS or FAIL with the number that decided it
 @dataclass
 class Result:
-    """A checker's verdict: ``passed``, the ``number`` that decided it, and the printed ``line``."""
+    """A checker's verdict: ``passed``, the ``number`` that decided it, and the ``line`` printed."""
 
     passed: bool
     number: float
@@ -53,387 +76,1109 @@ class Result:
         pass  # the checker has printed its line; a notebook shows nothing more
 
 
+class NotWritten(Exception):
+    """The answer is still the stub."""
+
+
+class Failed(Exception):
+    """A wrong answer: the text of the FAIL line, and the number that decided it."""
+
+    def __init__(self, message: str, number: float = math.nan):
+        super().__init__(message)
+        self.number = number
+
+
+class CheckerBug(RuntimeError):
+    """A checker failed on its own: a bug of this page, whatever the answer."""
+
+
 def checker(check):
-    """Turn ``check`` (returning a Result) into a checker that prints one line and never raises."""
+    """``check`` (which returns a Result, or raises NotWritten or Failed) as a one-call checker
+    that prints one line. An error of the checker's own is raised as a CheckerBug: it is never
+    reported as the reader's."""
 
     @functools.wraps(check)
-    def run(*args, **kwargs):
+    def run(*args):
         try:
             with np.errstate(all="ignore"):  # a wrong answer may overflow: the line says so
-                result = check(*args, **kwargs)
-        except NotImplementedError:
-            result = Result(False, math.nan, "FAIL: not written yet (the stub raises)")
-        except Exception as error:  # the reader's code raised: report it, keep the notebook going
-            result = Result(False, math.nan, f"FAIL: your code raised {error!r:.200}")
+                result = check(*args)
+        except NotWritten as why:
+            result = Result(False, math.nan, f"FAIL: not written yet ({why})")
+        except Failed as failure:
+            result = Result(False, failure.number, f"FAIL: {failure}")
+        except Exception as error:
+            raise CheckerBug(
+                f"{check.__name__} failed on its own, whatever your answer: {error!r}. "
+                "This is a bug of the exercises page, not of your code."
+            ) from error
         print(result.line)
         return result
 
     return run
 
 
-def _close(a, b, tol=1e-6):
-    scale = max(float(np.abs(b).max(initial=0.0)), 1e-12)
-    return a.shape == b.shape and float(np.abs(a - b).max(initial=0.0)) <= tol * scale
+def yours(what: str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` for the reader's ``fn``: what it raises is reported as the
+    reader's error, and NotImplementedError as not written yet."""
+    if not callable(fn):
+        raise Failed(f"{what} is {fn!r:.40}, not a function")
+    try:
+        return fn(*args, **kwargs)
+    except (Failed, NotWritten):
+        raise
+    except NotImplementedError:
+        raise NotWritten(f"{what} raises NotImplementedError") from None
+    except Exception as error:
+        raise Failed(f"{what} raised {type(error).__name__}: {str(error)[:150]}") from None
 
 
-def _diagnose(got, want, N=None, suspects=()):
-    """A short guess at what is wrong with ``got``, given the right ``want``."""
-    for message, candidate in suspects:
-        if _close(got, np.asarray(candidate, dtype=np.float64)):
-            return message
-    if not np.isfinite(got).all():
-        return "it holds NaN or inf: something overflows; look for a numerically stable form"
-    if got.size == 1:
-        return f"it is {got.item():.6g}, not {want.item():.6g}"
-    if _close(got, -want):
+def theirs(what: str, fn):
+    """The reader's ``fn``, wrapped to be handed to scratch_mlp: what it raises stays theirs."""
+    if not callable(fn):
+        raise Failed(f"{what} is {fn!r:.40}, not a function")
+    return lambda *args, **kwargs: yours(what, fn, *args, **kwargs)
+
+
+def refused(what: str, run):
+    """``run()``, a call into scratch_mlp with the reader's functions or results in it: a
+    ValueError from its input checks is about what the reader's code gave it."""
+    try:
+        return run()
+    except ValueError as error:
+        raise Failed(f"{what}: scratch_mlp refuses it: {str(error)[:150]}") from None
+
+
+def describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"{value!r:.40}"
+
+
+def unpack(what: str, value, names):
+    """``value`` if it is a tuple or list of ``len(names)`` items, else a FAIL saying so."""
+    if not (isinstance(value, (tuple, list)) and len(value) == len(names)):
+        wanted = ", ".join(names)
+        raise Failed(f"{what} returned {describe(value)}: return ({wanted})")
+    return value
+
+
+def shape_hint(got: tuple, want: tuple) -> str:
+    """What a wrong shape most likely means."""
+    if not want:
+        return ": return a single number (float(x) makes one)"
+    if len(got) == len(want) == 2 and got == want[::-1]:
+        return ": transposed?"
+    if [n for n in got if n != 1] == [n for n in want if n != 1]:
+        if len(got) > len(want):
+            return ": an extra axis of length 1"
+        return ": an axis of length 1 is missing (keepdims=True keeps a summed axis)"
+    if len(got) == len(want) == 2 and want[0] == 1 and got[0] != 1:
+        if got[1] == want[1]:
+            return ": one row per example; sum over the rows (axis 0)"
+        if got[1] == 1:
+            return ": summed over axis 1; sum over the rows (axis 0)"
+    return ""
+
+
+def as_array(name: str, value, shape=None) -> np.ndarray:
+    """``value`` as a float64 array of ``shape``, or a FAIL that says what is wrong with it."""
+    if value is None:
+        raise Failed(f"{name} is None: return it")
+    try:
+        array = np.asarray(value)
+    except Exception as error:
+        raise Failed(f"{name} is not an array of numbers ({str(error)[:80]})") from None
+    if array.dtype.kind == "c":
+        raise Failed(f"{name} is complex ({array.dtype}): it must be real numbers")
+    if array.dtype.kind not in "fiu":
+        raise Failed(f"{name} is not an array of numbers: it holds {array.dtype} values")
+    if shape is not None and array.shape != tuple(shape):
+        hint = shape_hint(array.shape, tuple(shape))
+        raise Failed(f"{name} has shape {array.shape}, not {tuple(shape)}{hint}")
+    return array.astype(np.float64)
+
+
+def diagnose(got: np.ndarray, want: np.ndarray, N=None) -> str:
+    """A short guess at what is wrong with ``got``, shaped like the right ``want``."""
+    scale = max(float(np.abs(want).max(initial=0.0)), 1e-300)
+
+    def close(a, b):
+        return np.allclose(a, b, rtol=1e-6, atol=1e-9 * scale)
+
+    if close(got, -want):
         return "the sign is flipped"
-    if got.ndim == 2 and got.shape[0] == got.shape[1] and _close(got.T, want):
+    if got.ndim == 2 and got.shape[0] == got.shape[1] > 1 and close(got.T, want):
         return "it is transposed"
-    if (want * want).sum() > 0:
-        c = float((got * want).sum() / (want * want).sum())
-        if c != 0 and _close(got, c * want):
-            if N and math.isclose(c, N, rel_tol=1e-6):
-                return f"it is {N} times too large: a missing 1/{N} (a mean, not a sum)"
-            if N and math.isclose(c, 1 / N, rel_tol=1e-6):
-                return f"it is {N} times too small: an extra 1/{N} (a sum, not a mean)"
-            return f"it is {c:.4g} times the right answer: a missing or extra factor"
-    both = (got != 0) & (want != 0)
-    if (got != 0).sum() != (want != 0).sum() and _close(got[both], want[both]):
-        return "right where both are nonzero, but zero in other places: check the mask"
-    wrong = ~np.isclose(got, want, rtol=1e-6, atol=1e-9 * np.abs(want).max(initial=1.0))
+    if (norm := float(np.sum(want * want))) > 0:
+        c = float(np.sum(got * want)) / norm
+        if c != 0 and close(got, c * want):
+            for factor, message in [
+                (N, f"{N} times too large: a sum where the mean over the {N} rows belongs"),
+                (N and 1 / N, f"{N} times too small: a mean where a sum over the rows belongs"),
+                (2, "twice the right size: an extra factor 2"),
+                (0.5, "half the right size: a factor 2 is missing"),
+            ]:
+                if factor and math.isclose(c, factor, rel_tol=1e-6):
+                    return message
+            return f"{c:.4g} times the right answer: a factor is off"
+    zero = want == 0
+    if zero.any() and not close(got[zero], 0) and close(got[~zero], want[~zero]):
+        return "right where the answer is nonzero, but not 0 where it is: is a mask missing?"
+    if (got == 0).sum() > zero.sum() and close(got[got != 0], want[got != 0]):
+        return "right where it is nonzero, but 0 in places where it should not be"
+    wrong = ~np.isclose(got, want, rtol=1e-6, atol=1e-9 * scale)
     where = np.unravel_index(np.argmax(np.abs(got - want)), got.shape)
-    return (
-        f"{wrong.sum()} of {wrong.size} entries differ, the most at index {tuple(map(int, where))}"
-    )
+    return f"{wrong.sum()} of {wrong.size} entries are wrong, the most at {tuple(map(int, where))}"
 
 
-def compare(name, got, want, *, tol=1e-6, N=None, suspects=()):
-    """Result of comparing ``got`` with the right ``want``: the largest error, relative to the
-    largest entry of ``want``, must be at most ``tol``."""
+def compare(name: str, got, want, *, tol: float = 1e-6, N=None, suspects=()) -> float:
+    """The largest error of ``got``, relative to the largest entry of the right ``want``; a FAIL
+    that says what is wrong if it is above ``tol``. ``suspects``: (message, likely wrong answer)."""
     want = np.asarray(want, dtype=np.float64)
-    if got is None:
-        return Result(False, math.nan, f"FAIL: {name} is None: return it")
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != want.shape:
-        hint = (
-            "transposed?"
-            if got.shape == want.shape[::-1]
-            else "sum over the batch axis, axis=0, with keepdims=True?"
-            if got.size * want.shape[0] == want.size or got.ndim != want.ndim
-            else "check which axis you reduce"
+    got = as_array(name, got, want.shape)
+    if not np.isfinite(got).all():
+        raise Failed(f"{name} holds NaN or inf: something overflows")
+    scale = max(float(np.abs(want).max(initial=0.0)), 1e-12)
+    error = float(np.abs(got - want).max(initial=0.0)) / scale
+    if error <= tol:
+        return error
+    why = next((m for m, s in suspects if np.allclose(got, s, rtol=1e-6, atol=1e-9 * scale)), None)
+    raise Failed(f"{name}, largest error {error:.1e}: {why or diagnose(got, want, N)}", error)
+
+
+def same(now, before) -> bool:
+    """Whether ``now`` still equals ``before``, a deep copy taken earlier."""
+    if isinstance(before, np.ndarray):
+        return (
+            isinstance(now, np.ndarray)
+            and now.shape == before.shape
+            and bool(np.all((now == before) | ((now != now) & (before != before))))
         )
-        return Result(
-            False, math.nan, f"FAIL: {name} has shape {got.shape}, not {want.shape}: {hint}"
+    if isinstance(before, dict):
+        return (
+            isinstance(now, dict)
+            and now.keys() == before.keys()
+            and all(same(now[k], before[k]) for k in before)
         )
-    error = float(np.abs(got - want).max(initial=0.0)) / max(np.abs(want).max(initial=0.0), 1e-12)
-    if math.isfinite(error) and error <= tol:
-        return Result(True, error, f"PASS: {name}, largest error {error:.1e}")
-    hint = _diagnose(got, want, N, suspects)
-    return Result(False, error, f"FAIL: {name}, largest error {error:.1e}: {hint}")
+    if isinstance(before, (tuple, list)):
+        return len(now) == len(before) and all(map(same, now, before))
+    return True
 
 
-def all_of(label, *checks):
-    """Run ``checks`` (functions returning a Result) in order: the first failure, or a PASS with
-    the largest error of all. A check runs only if those before it passed."""
-    worst = 0.0
-    for check in checks:
-        result = check()
-        if not result:
-            return result
-        worst = max(worst, result.number)
-    return Result(True, worst, f"PASS: {label}, largest error {worst:.1e}")
+@contextlib.contextmanager
+def must_not_change(what: str, **arguments):
+    """Within the block the reader's ``what`` runs; afterwards each of ``arguments`` must be as
+    it was."""
+    before = copy.deepcopy(arguments)
+    yield
+    for name, value in arguments.items():
+        if not same(value, before[name]):
+            raise Failed(
+                f"{what} changed its argument {name}: leave it as it was, return new arrays"
+            )
 
 
-def numeric(f, x):
+def numeric(f, x) -> np.ndarray:
     """Centred differences of the scalar ``f`` at a float64 copy of ``x`` (``x`` is not moved)."""
     return sm.numerical_gradient(f, np.array(x, dtype=np.float64))
 
 
-def first_difference(got, want, tol=1e-10):
-    """The first index where two trajectories (lists of arrays) differ, or None."""
+def flat(params: dict) -> np.ndarray:
+    return np.concatenate([np.ravel(p) for p in params.values()])
+
+
+def first_difference(got, want, tol: float = 1e-9):
+    """The first step at which two trajectories (lists of arrays) differ, or None."""
     for step, (a, b) in enumerate(zip(got, want, strict=False)):
         if a.shape != b.shape or not np.abs(a - b).max() <= tol * max(np.abs(b).max(), 1.0):
             return step
     return None if len(got) == len(want) else min(len(got), len(want))
 
 
-# %% [markdown]
-# ## 1. tanh, forward and backward
-#
-# **What to do.** Write the activation $A = \tanh(Z)$ as a forward/backward pair with the
-# signatures of `relu_forward` and `relu_backward`: `tanh_forward(Z)` returns `A` and a cache,
-# `tanh_backward(d_A, cache)` returns `d_Z`, the gradient of the loss with respect to `Z`.
-#
-# **Why it matters.** Every layer of a network is such a pair. The derivative of $\tanh$ is
-# $1 - \tanh(Z)^2 = 1 - A^2$: it can be computed from the forward pass's output, so that output is
-# the cache. Entry by entry, the chain rule gives
-#
-# $$\texttt{d\_Z} = \texttt{d\_A} \odot (1 - A^2) \quad (N, H).$$
+def digits():
+    """scikit-learn's 8x8 digits: ``X`` (1797, 64), pixel values 0 to 16, and ``labels`` (1797,).
+    A fresh copy at each call, read from the file that ``sklearn.datasets.load_digits`` reads;
+    importing scikit-learn itself takes seconds."""
+    X, labels = _digits()
+    return X.copy(), labels.copy()
 
+
+@functools.cache
+def _digits():
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise Failed("this exercise reads scikit-learn's digits: pip install scikit-learn")
+    path = Path(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    if not path.is_file():  # another layout of the package: ask it
+        from sklearn.datasets import load_digits
+
+        return load_digits(return_X_y=True)
+    data = np.loadtxt(path, delimiter=",")
+    return data[:, :-1], data[:, -1].astype(np.int64)
+
+
+# %% [markdown]
+# ## 1. The worked example by hand, with new numbers
+#
+# The network of section 2.2, $Z_1 = X W_1 + b_1$, $A_1 = \max(0, Z_1)$,
+# $\mathrm{out} = A_1 W_2 + b_2$ and the loss $L$, the mean of $(\mathrm{out} - y)^2$, now with
+# three examples:
+#
+# $$X = \begin{pmatrix} 2 \\ -1 \\ 1 \end{pmatrix},\quad
+#   y = \begin{pmatrix} 0.5 \\ 0.5 \\ 3 \end{pmatrix},\quad
+#   W_1 = \begin{pmatrix} 1 & -1 \end{pmatrix},\quad b_1 = \begin{pmatrix} -0.5 & 0.5 \end{pmatrix},
+#   \quad W_2 = \begin{pmatrix} 2 \\ 1 \end{pmatrix},\quad b_2 = 0.5 .$$
+#
+# **What to write.** With a pencil: the forward pass, then every gradient of the backward pass.
+# Fill in `by_hand` with the numbers of `d_out`, `dW2`, `db2`, `d_A1`, `d_Z1`, `dW1` and `db1`,
+# each as a list of rows (a $(3, 1)$ array is `[[a], [b], [c]]`).
+#
+# **What the checker compares.** Each array with the gradient of $L$ with respect to it,
+# measured by finite differences, in the order of the backward pass. It names the first wrong
+# entry.
 
 # %%
-def tanh_forward(Z):
-    """``A = tanh(Z)`` entry by entry. Returns ``A`` and the cache ``tanh_backward`` needs."""
-    raise NotImplementedError
+by_hand = {
+    "d_out": None,  # (3, 1)
+    "dW2": None,  # (2, 1)
+    "db2": None,  # (1, 1)
+    "d_A1": None,  # (3, 2)
+    "d_Z1": None,  # (3, 2)
+    "dW1": None,  # (1, 2)
+    "db1": None,  # (1, 2)
+}
 
-
-def tanh_backward(d_A, cache):
-    """``d_Z`` from the upstream gradient ``d_A`` and the cache of ``tanh_forward``."""
-    raise NotImplementedError
-
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** The forward pass gives $Z_1 = \begin{pmatrix} 1.5 & -1.5 \\ -1.5 & 1.5 \\ 0.5 & -0.5
+# \end{pmatrix}$ and $\mathrm{out} = (3.5, 2, 1.5)^\top$. Then, as in section 2.2:
+# $\mathtt{d\_out} = \frac{2}{N}(\mathrm{out} - y)$ with $N = 3$; multiply swaps
+# ($\mathtt{dW2} = A_1^\top \mathtt{d\_out}$, $\mathtt{d\_A1} = \mathtt{d\_out}\, W_2^\top$); max
+# routes ($\mathtt{d\_Z1}$ is $\mathtt{d\_A1}$ where $Z_1 > 0$, else 0); $\mathtt{dW1} = X^\top
+# \mathtt{d\_Z1}$; and a bias gets its column's gradients summed over the rows.
 
 # %% tags=["solution", "fold"]
-# Solution: tanh_forward and tanh_backward
-def tanh_forward(Z):
-    """``A = tanh(Z)`` entry by entry. Returns ``A`` and the cache ``A``."""
-    A = np.tanh(Z)
-    return A, A
-
-
-def tanh_backward(d_A, A):
-    """``d_Z = d_A * (1 - A**2)``, with ``A = tanh(Z)`` from the forward pass."""
-    return d_A * (1 - A**2)  # (N, H)
-
-
-# %% [markdown] tags=["deeper"]
-# **Hint.** `np.tanh` does the forward pass. Return `A` itself as the cache: the backward pass
-# needs nothing else. Do not forget to multiply by `d_A`, the upstream gradient.
+# Solution: the numbers
+by_hand = {
+    "d_out": [[2.0], [1.0], [-1.0]],  # 2/3 (out - y) = 2/3 (3, 1.5, -1.5)
+    "dW2": [[2.5], [1.5]],  # A1^T d_out: 1.5 * 2 + 0.5 * (-1), 1.5 * 1
+    "db2": [[2.0]],  # 2 + 1 - 1
+    "d_A1": [[4.0, 2.0], [2.0, 1.0], [-2.0, -1.0]],  # d_out W2^T: each row d_out[i] * (2, 1)
+    "d_Z1": [[4.0, 0.0], [0.0, 1.0], [-2.0, 0.0]],  # zero where Z1 < 0
+    "dW1": [[6.0, -1.0]],  # X^T d_Z1: 2 * 4 + 1 * (-2), (-1) * 1
+    "db1": [[2.0, 1.0]],  # the column sums of d_Z1
+}
 
 
 # %% tags=["fold"]
 # The checker of exercise 1
+def worked_example():
+    """X, y, W1, b1, W2, b2 of exercise 1."""
+    X, y = np.array([[2.0], [-1.0], [1.0]]), np.array([[0.5], [0.5], [3.0]])
+    W1, b1 = np.array([[1.0, -1.0]]), np.array([[-0.5, 0.5]])
+    W2, b2 = np.array([[2.0], [1.0]]), np.array([[0.5]])
+    return X, y, W1, b1, W2, b2
+
+
 @checker
-def check_tanh(tanh_forward, tanh_backward):
-    """tanh_forward against np.tanh; tanh_backward against finite differences of
-    sum(tanh(Z) * G), whose gradient is d_Z for the upstream gradient d_A = G."""
-    rng = np.random.default_rng(1)
-    Z, G = 1.5 * rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
-    A, cache = tanh_forward(Z.copy())
-    want = numeric(lambda z: np.sum(np.tanh(z) * G), Z)
-    suspects = [
-        ("it uses Z where A = tanh(Z) belongs: 1 - A**2", G * (1 - Z**2)),
-        ("it misses the upstream gradient: multiply by d_A", 1 - np.tanh(Z) ** 2),
-        ("the derivative of tanh is 1 - A**2, not 1 - A", G * (1 - np.tanh(Z))),
-    ]
-    return all_of(
-        "tanh_forward and tanh_backward",
-        lambda: compare("tanh_forward", A, np.tanh(Z), tol=1e-12),
-        lambda: compare("tanh_backward", tanh_backward(G, cache), want, suspects=suspects),
-    )
+def check_by_hand(by_hand):
+    """Each array against centred differences of the loss with respect to it, in the order of
+    the backward pass; the first wrong entry decides."""
+    X, y, W1, b1, W2, b2 = worked_example()
+    names = ["d_out", "dW2", "db2", "d_A1", "d_Z1", "dW1", "db1"]
+    if not isinstance(by_hand, dict):
+        raise Failed(f"by_hand is {describe(by_hand)}: keep it a dict of the seven arrays")
+    if all(by_hand.get(name) is None for name in names):
+        raise NotWritten("fill in the numbers")
+
+    def loss_of_out(out):
+        return np.mean((out - y) ** 2)
+
+    def loss_of_A1(A1, W2=W2, b2=b2):
+        return loss_of_out(A1 @ W2 + b2)
+
+    def loss_of_Z1(Z1):
+        return loss_of_A1(np.maximum(Z1, 0))
+
+    Z1 = X @ W1 + b1
+    A1 = np.maximum(Z1, 0)
+    right = {
+        "d_out": numeric(loss_of_out, A1 @ W2 + b2),
+        "dW2": numeric(lambda W: loss_of_A1(A1, W2=W), W2),
+        "db2": numeric(lambda b: loss_of_A1(A1, b2=b), b2),
+        "d_A1": numeric(loss_of_A1, A1),
+        "d_Z1": numeric(loss_of_Z1, Z1),
+        "dW1": numeric(lambda W: loss_of_Z1(X @ W + b1), W1),
+        "db1": numeric(lambda b: loss_of_Z1(X @ W1 + b), b1),
+    }
+    worst = 0.0
+    for name, want in right.items():
+        if by_hand.get(name) is None:
+            raise Failed(f"{name} is not filled in")
+        got = as_array(name, by_hand[name])
+        if got.shape != want.shape:
+            rows, columns = want.shape
+            raise Failed(f"{name} has shape {got.shape}: write it as {rows} rows of {columns}")
+        wrong = np.argwhere(~np.isclose(got, want, rtol=1e-6, atol=1e-6))
+        if len(wrong):
+            i, j = map(int, wrong[0])
+            count = f"{len(wrong)} of the {got.size} entries of {name} are wrong"
+            raise Failed(
+                f"{name}[{i}, {j}] = {got[i, j]:g} is wrong ({count}): {diagnose(got, want, N=3)}",
+                got[i, j],
+            )
+        worst = max(worst, float(np.abs(got - want).max()))
+    return Result(True, worst, f"PASS: all seven arrays, every entry right (within {worst:.0e})")
 
 
 # %%
-check_tanh(tanh_forward, tanh_backward)
+if __name__ == "__main__":
+    check_by_hand(by_hand)
 
 
 # %% [markdown]
-# ## 2. Binary cross-entropy from logits, in its stable form
+# ## 2. A linear layer's backward pass, from a blank stub
 #
-# **What to do.** Write `bce_with_logits(logits, y)`, a loss with the signature of `mse_loss`:
-# `logits` and targets `y` in $\{0, 1\}$, both $(N, d_\mathrm{out})$, and it returns the loss
-# and `d_logits`. With $\sigma(z) = 1 / (1 + e^{-z})$ and the mean over all $M$ entries,
+# **What to write.** `linear_backward(d_Z, cache)` for the layer $Z = X W + b$ of section 2.4,
+# with that section closed. `cache` is `(X, W)`, as `sm.linear_forward` returns it, and `d_Z` is
+# $\partial L / \partial Z$, of shape $(N, q)$. Return `(d_X, dW, db)`, shaped like $X$, $W$ and
+# $b$, and leave `d_Z` and the cache as they are.
 #
-# $$L = \frac{1}{M} \sum_{n,k} \ell(z_{nk}, y_{nk}), \qquad
-#   \ell(z, y) = -y \log \sigma(z) - (1 - y) \log(1 - \sigma(z)).$$
-#
-# **Why it matters.** A yes/no classifier needs it, and written as it stands it breaks: for
-# $z = -1000$, $\sigma(z)$ underflows to 0 and $\log 0 = -\infty$. Since
-# $\log \sigma(z) = -\log(1 + e^{-z})$ and $\log(1 - \sigma(z)) = -z - \log(1 + e^{-z})$, the
-# loss of one entry is
-#
-# $$\ell(z, y) = \log(1 + e^{-z}) + (1 - y)\, z = \max(z, 0) - z y + \log(1 + e^{-|z|}),$$
-#
-# and the second form exponentiates only $-|z| \le 0$: nothing overflows. Its derivative is
-# $\partial \ell / \partial z = \sigma(z) - y$, so $\texttt{d\_logits} = (\sigma(z) - y) / M$:
-# the same "prediction minus target" as softmax cross-entropy.
+# **What the checker compares.** Each of the three with centred finite differences of
+# $\sum_{i,j} Z_{ij} G_{ij}$, a loss whose gradient with respect to $Z$ is a given $G$: 5 rows,
+# 3 inputs and 4 units, so that a transpose or a sum over the wrong axis shows in the shape.
 
 
 # %%
-def bce_with_logits(logits, y):
-    """Mean binary cross-entropy of ``sigmoid(logits)`` against ``y`` in {0, 1}.
-
-    ``logits``, ``y``: (N, d_out). Returns ``(loss, d_logits)``, ``d_logits`` of shape (N, d_out).
-    """
+def linear_backward(d_Z, cache):
+    """``(d_X, dW, db)`` of ``Z = X W + b`` from ``d_Z`` (N, q) and ``cache = (X, W)``."""
     raise NotImplementedError
 
 
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** Sum over every path (section 2.2): $W_{kj}$ multiplies $X_{ik}$ for every example
+# $i$, so $\mathtt{dW}_{kj} = \sum_i X_{ik} G_{ij}$, which is $X^\top G$, $(p, N)$ times
+# $(N, q)$. Likewise $X_{ik}$ meets $W_{kj}$ for every unit $j$: $\mathtt{d\_X} = G W^\top$. And
+# $b$ is added to every row, so $\mathtt{db}$ sums $G$ over the rows, with `keepdims=True` to keep
+# the shape $(1, q)$.
+
+
 # %% tags=["solution", "fold"]
-# Solution: bce_with_logits
-def bce_with_logits(logits, y):
-    """Mean binary cross-entropy of ``sigmoid(logits)`` against ``y`` in {0, 1}.
-
-    ``logits``, ``y``: (N, d_out). Returns ``(loss, d_logits)``, ``d_logits`` of shape (N, d_out).
-    """
-    M = logits.size
-    # max(z, 0) - z y + log(1 + e^{-|z|}): only e^{-|z|} <= 1 is ever computed
-    loss = np.mean(np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits))))
-    # sigma(z) = 1 / (1 + e^{-z}), written so that no exponent is positive
-    e = np.exp(-np.abs(logits))
-    sigma = np.where(logits >= 0, 1 / (1 + e), e / (1 + e))
-    d_logits = (sigma - y) / M  # (N, d_out)
-    return loss, d_logits
-
-
-# %% [markdown] tags=["deeper"]
-# **Hint.** `np.log1p(x)` is $\log(1 + x)$, accurate for small $x$. For the gradient,
-# $\sigma(z) = 1/(1 + e^{-z})$ overflows in $e^{-z}$ for very negative $z$; for $z < 0$ use the
-# equal $e^{z}/(1 + e^{z})$ instead (`np.where` picks per entry). Divide by `logits.size`.
+# Solution: linear_backward
+def linear_backward(d_Z, cache):
+    """``(d_X, dW, db)`` of ``Z = X W + b`` from ``d_Z`` (N, q) and ``cache = (X, W)``."""
+    X, W = cache
+    dW = X.T @ d_Z  # (p, q)
+    db = d_Z.sum(axis=0, keepdims=True)  # (1, q)
+    d_X = d_Z @ W.T  # (N, p)
+    return d_X, dW, db
 
 
 # %% tags=["fold"]
 # The checker of exercise 2
 @checker
-def check_bce(bce_with_logits):
-    """The loss against log(1 + e^z) - z y (np.logaddexp, stable), d_logits against finite
-    differences of that loss, and both at logits of +-1000."""
+def check_linear_backward(linear_backward):
+    """d_X, dW and db against centred differences of sum(Z * G), whose gradient with respect to
+    Z is G."""
     rng = np.random.default_rng(2)
-    logits = 3 * rng.standard_normal((6, 2))
-    y = (rng.random((6, 2)) < 0.5).astype(np.float64)
+    X, W, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal((1, 4))
+    G = rng.standard_normal((5, 4))
+    _, cache = sm.linear_forward(X, W, b)
+    with must_not_change("linear_backward", d_Z=G, cache=cache):
+        result = yours("linear_backward", linear_backward, G, cache)
+    d_X, dW, db = unpack("linear_backward", result, ["d_X", "dW", "db"])
 
-    def reference(z):
-        return np.mean(np.logaddexp(0, z) - z * y)
+    def loss(X, W, b):
+        return np.sum((X @ W + b) * G)
 
-    loss, d_logits = bce_with_logits(logits.copy(), y)
-    sigma = 1 / (1 + np.exp(-logits))
-    suspects = [("the sign is flipped: it is sigma(z) - y", (y - sigma) / y.size)]
-    big = np.array([[1000.0, -1000.0]])
-    big_loss, big_d = bce_with_logits(big, np.array([[0.0, 1.0]]))
-    return all_of(
-        "bce_with_logits",
-        lambda: compare("the loss", loss, reference(logits), tol=1e-12),
-        lambda: compare(
-            "d_logits", d_logits, numeric(reference, logits), N=y.size, suspects=suspects
-        ),
-        lambda: compare("the loss at logits of +-1000 (it should be 1000)", big_loss, 1000.0),
-        lambda: compare("d_logits at logits of +-1000", big_d, [[0.5, -0.5]]),
+    worst = max(
+        compare("d_X", d_X, numeric(lambda x: loss(x, W, b), X), N=5),
+        compare("dW", dW, numeric(lambda w: loss(X, w, b), W), N=5),
+        compare("db", db, numeric(lambda c: loss(X, W, c), b), N=5),
     )
+    return Result(True, worst, f"PASS: linear_backward, largest error {worst:.1e}")
 
 
 # %%
-check_bce(bce_with_logits)
+if __name__ == "__main__":
+    check_linear_backward(linear_backward)
 
 # %% [markdown]
-# ## 3. A tanh network, gradient-checked
+# ## 3. Predict, then run
 #
-# **What to do.** Write `tanh_network_grads(params, X, y)`: the loss and every parameter's
-# gradient for a network with $\tanh$ after each hidden layer and `bce_with_logits` as its loss.
-# `sm.loss_and_grads` takes the activation pair as `activation=`, so this is one call. Then run
-# `sm.grad_check` on the same network: it checks all of your exercise 1 and 2 at once.
+# Write each prediction down, with its reason, before you run anything:
 #
-# **Why it matters.** `mlp_forward` and `mlp_backward` never name ReLU: each layer calls the
-# pair it is given. A new activation is a new pair, checked once on its own and then inside a
-# whole network, where a wrong shape or a forgotten factor has nowhere to hide.
-
+# 1. `adam_first_step`: the article's network at its start (section 4: `init_mlp([1, 64, 1])`
+#    on the 200 sine points) takes one step of `sm.Adam(lr=0.05)`. The gradients of the 64
+#    entries of $W_1$ differ in size by a factor of about 100. How far does each entry move?
+# 2. `momentum_speedup`: `sm.SGD(lr=0.1, momentum=0.9)` is given the same gradient, 1, at every
+#    step. After 100 steps, how many times $\eta \cdot 1$ is one step?
+# 3. `grad_check_error`: `sm.grad_check` runs on the article's network with a loss whose `d_out`
+#    lacks the factor 2 of the square. What does its `max rel error` column show?
+#
+# **What to write.** Your three numbers, in `predictions`.
+#
+# **What the checker compares.** Each prediction with the run below, which it repeats; within
+# 2% passes.
 
 # %%
-def tanh_network_grads(params, X, y):
-    """``(loss, grads)`` of the network ``params`` with tanh hidden layers and the BCE loss."""
-    raise NotImplementedError
+predictions = {
+    "adam_first_step": None,
+    "momentum_speedup": None,
+    "grad_check_error": None,
+}
 
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** (1) Section 5: after one step, $\hat m$ and $\hat v$ are $g$ and $g^2$ exactly, the
+# bias correction undoing their start at 0. (2) The velocity is a sum of all the gradients so
+# far, the one from $k$ steps ago multiplied by $\mu^k$: a geometric series. (3) `grad_check`'s
+# relative error of an entry is $|g - g_\mathrm{num}|$ divided by the larger of $|g|$ and
+# $|g_\mathrm{num}|$.
 
 # %% tags=["solution", "fold"]
-# Solution: tanh_network_grads
-def tanh_network_grads(params, X, y):
-    """``(loss, grads)`` of the network ``params`` with tanh hidden layers and the BCE loss."""
-    return sm.loss_and_grads(
-        params, X, y, bce_with_logits, activation=(tanh_forward, tanh_backward)
-    )
+# Solution: the three predictions
+predictions = {
+    # m_hat / sqrt(v_hat) = g / |g| = +-1: every entry moves by lr, whatever its gradient
+    "adam_first_step": 0.05,
+    # velocity = 1 + 0.9 + 0.9**2 + ... + 0.9**99, close to 1 / (1 - 0.9) = 10
+    "momentum_speedup": 10.0,
+    # g = g_num / 2: |g - g_num| / |g_num| = 1/2 on every entry of every tensor
+    "grad_check_error": 0.5,
+}
 
 
-# %% [markdown] tags=["deeper"]
-# **Hint.** `sm.loss_and_grads(params, X, y, loss_fn, activation=(forward, backward))`. Without
-# `activation=` you get the gradients of a ReLU network, which the checker recognises.
+# %% tags=["answer"]
+# The three runs (open after writing your predictions)
+def run_experiments():
+    """The three runs: for each prediction, the smallest and largest value measured."""
+    rng = np.random.RandomState(0)
+    X, y = sm.make_sine_data(rng)
+    params = sm.init_mlp([1, 64, 1], rng)
+    start = {name: p.copy() for name, p in params.items()}
+    # 1. One step of Adam
+    _, grads = sm.loss_and_grads(params, X, y, sm.mse_loss)
+    sm.Adam(lr=0.05).step(params, grads)
+    moved = np.abs(params["W1"] - start["W1"])
+    # 2. Momentum, the same gradient 1 at every step: the last step, in units of lr * 1
+    w, sgd = {"w": np.zeros(1)}, sm.SGD(lr=0.1, momentum=0.9)
+    for _ in range(100):
+        before = w["w"].copy()
+        sgd.step(w, {"w": np.ones(1)})
+    speedup = float((before - w["w"])[0]) / 0.1
+
+    # 3. grad_check with d_out half the right one
+    def mse_without_2(out, y):
+        loss, d_out = sm.mse_loss(out, y)
+        return loss, d_out / 2
+
+    report = sm.grad_check(start, X, y, mse_without_2)
+    errors = [row["max_rel_error"] for row in report.values()]
+    return {
+        "adam_first_step": (moved.min(), moved.max()),
+        "momentum_speedup": (speedup, speedup),
+        "grad_check_error": (min(errors), max(errors)),
+    }
+
+
+if __name__ == "__main__":
+    for name, (low, high) in run_experiments().items():
+        print(f"{name:17s} from {low:.6f} to {high:.6f}")
 
 
 # %% tags=["fold"]
 # The checker of exercise 3
-def tanh_problem():
-    """A network [3, 5, 5, 2] and 8 points with binary targets."""
-    rng = np.random.default_rng(3)
+@checker
+def check_predictions(predictions):
+    """Each prediction against the run: within 2% of every value it measured."""
+    if not isinstance(predictions, dict):
+        raise Failed(f"predictions is {describe(predictions)}: keep it a dict of three numbers")
+    measured = run_experiments()
+    if all(predictions.get(name) is None for name in measured):
+        raise NotWritten("write down your three predictions")
+    worst = 0.0
+    for name, (low, high) in measured.items():
+        if predictions.get(name) is None:
+            raise Failed(f"{name} has no prediction")
+        guess = float(as_array(name, predictions[name], ()))
+        gap = max(abs(guess - low) / abs(low), abs(guess - high) / abs(high))
+        if not gap <= 0.02:
+            runs = (
+                f"{low:.4g}"
+                if math.isclose(low, high, rel_tol=1e-3)
+                else f"{low:.4g} to {high:.4g}"
+            )
+            raise Failed(
+                f"{name}: you predicted {guess:g}, the run gives {runs}; the solution says why",
+                gap,
+            )
+        worst = max(worst, gap)
+    return Result(True, worst, f"PASS: all three predictions within 2% of the run ({worst:.1%})")
+
+
+# %%
+if __name__ == "__main__":
+    check_predictions(predictions)
+
+# %% [markdown]
+# ## 4. Softplus: a derivative the lesson never gives
+#
+# $\operatorname{softplus}(z) = \log(1 + e^z)$ is a smooth ReLU: close to 0 for very negative
+# $z$, close to $z$ for large $z$.
+#
+# **What to write.** `softplus_forward(Z)`, which returns `(A, cache)`, and
+# `softplus_backward(d_A, cache)`, which returns `d_Z`: a pair with the signatures of
+# `relu_forward` and `relu_backward`, for `activation=`. Derive the derivative yourself. Both must
+# give finite, right values for any float64 $Z$, including $Z = \pm 1000$, where
+# `np.exp(1000.0)` is `inf`.
+#
+# **What the checker compares.** `A` with $\log(1 + e^z)$ computed without overflow, and `d_Z`
+# with centred finite differences of $\sum \operatorname{softplus}(Z) \odot \mathtt{d\_A}$,
+# first at ordinary $Z$, then at $Z = \pm 1000$ beside ordinary values; then `sm.grad_check` on a
+# network $[3, 5, 5, 2]$ with your pair as its activation.
+
+
+# %%
+def softplus_forward(Z):
+    """``A = log(1 + e^Z)`` entry by entry: ``(A, cache)``."""
+    raise NotImplementedError
+
+
+def softplus_backward(d_A, cache):
+    """``d_Z`` from the upstream gradient ``d_A`` and the cache of ``softplus_forward``."""
+    raise NotImplementedError
+
+
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** The derivative of $\log u$ is $u'/u$; here $u = 1 + e^z$, so the derivative is
+# $e^z / (1 + e^z) = 1 / (1 + e^{-z})$, the sigmoid $\sigma(z)$. Neither form survives every $z$:
+# $e^{1000}$ is `inf`, and `inf / inf` is NaN. Forms that exponentiate only $-|z| \le 0$:
+# $\operatorname{softplus}(z) = \max(z, 0) + \log(1 + e^{-|z|})$ (`np.log1p`), and with
+# $e = e^{-|z|}$, $\sigma(z) = 1/(1 + e)$ for $z \ge 0$ and $e/(1 + e)$ for $z < 0$ (`np.where`
+# picks per entry). Keep $Z$ as the cache, and multiply by `d_A`.
+
+
+# %% tags=["solution", "fold"]
+# Solution: softplus_forward and softplus_backward
+def softplus_forward(Z):
+    """``A = log(1 + e^Z)`` entry by entry: ``(A, cache)``, the cache being ``Z``."""
+    A = np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))  # e^{-|Z|} <= 1: nothing overflows
+    return A, Z
+
+
+def softplus_backward(d_A, Z):
+    """``d_Z = d_A * sigmoid(Z)``, the sigmoid written so that no exponent is positive."""
+    e = np.exp(-np.abs(Z))
+    sigmoid = np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
+    return d_A * sigmoid  # (N, H)
+
+
+# %% tags=["fold"]
+# The checker of exercise 4
+@checker
+def check_softplus(softplus_forward, softplus_backward):
+    """A against np.logaddexp(0, Z), which is log(e^0 + e^Z) without overflow; d_Z against
+    centred differences of sum(softplus(Z) * G); both at ordinary and at extreme Z; then
+    sm.grad_check of a network with the pair."""
+    rng = np.random.default_rng(4)
+    worst = 0.0
+    for label, Z in [
+        ("", 2 * rng.standard_normal((5, 4))),
+        (" at Z = +-1000", np.array([[1000.0, -1000.0, 0.5, -0.5], [-999.5, 999.5, 2.0, -2.0]])),
+    ]:
+        G = rng.standard_normal(Z.shape)
+        with must_not_change("softplus_forward", Z=Z):
+            forward = yours("softplus_forward", softplus_forward, Z)
+        A, cache = unpack("softplus_forward", forward, ["A", "cache"])
+        with must_not_change("softplus_backward", d_A=G):
+            d_Z = yours("softplus_backward", softplus_backward, G, cache)
+        suspects = [
+            (
+                "it multiplies d_A by softplus(Z), the forward value, not by its derivative",
+                G * np.logaddexp(0, Z),
+            ),
+            (
+                "the upstream gradient is missing: multiply by d_A",
+                numeric(lambda z: np.sum(np.logaddexp(0, z)), Z),
+            ),
+            (
+                "it is the derivative at -Z: check the sign in the exponent",
+                -numeric(lambda z, G=G: np.sum(np.logaddexp(0, -z) * G), Z),
+            ),
+        ]
+        right = numeric(lambda z, G=G: np.sum(np.logaddexp(0, z) * G), Z)
+        worst = max(
+            worst,
+            compare(f"A{label}", A, np.logaddexp(0, Z)),
+            compare(f"d_Z{label}", d_Z, right, suspects=suspects),
+        )
     params = sm.init_mlp([3, 5, 5, 2], rng)
-    X = rng.standard_normal((8, 3))
-    y = (rng.random((8, 2)) < 0.5).astype(np.float64)
-    return params, X, y
+    X, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    pair = (
+        theirs("softplus_forward", softplus_forward),
+        theirs("softplus_backward", softplus_backward),
+    )
+    report = refused(
+        "sm.grad_check with your pair",
+        lambda: sm.grad_check(params, X, y, sm.mse_loss, activation=pair),
+    )
+    if not report.ok:
+        failing = ", ".join(name for name, row in report.items() if not row["ok"])
+        raise Failed(f"sm.grad_check with your pair fails on {failing}: print it to see")
+    worst = max([worst] + [row["max_rel_error"] for row in report.values()])
+    return Result(True, worst, f"PASS: softplus, and grad_check with it, largest error {worst:.1e}")
 
 
-def _reference_out(params, X, act=np.tanh):
-    """The output of a network with activation ``act``, written without scratch_mlp."""
-    L = len(params) // 2
-    A = X
-    for l in range(1, L + 1):
-        Z = A @ params[f"W{l}"] + params[f"b{l}"]
-        A = act(Z) if l < L else Z
-    return A
+# %%
+if __name__ == "__main__":
+    check_softplus(softplus_forward, softplus_backward)
 
 
-def _reference_loss(params, X, y):
-    """The BCE loss of the tanh network, by np.logaddexp(0, z) = log(1 + e^z)."""
-    out = _reference_out(params, X)
-    return np.mean(np.logaddexp(0, out) - out * y)
+# %% [markdown]
+# ## 5. The article's network: its backward pass from a blank stub
+#
+# **What to write.** `article_backward(X, y, W2, Z1, A1, out)`: the gradients of
+# $L = \frac{1}{N} \sum_i (\mathrm{out}_i - y_i)^2$ for the article's network (section 1), given
+# its forward pass, as the dict `{"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}`. These are the
+# lines of the article's loop after the loss: write them without looking at them, and change
+# none of the arguments.
+#
+# **What the checker compares.** Each gradient with centred finite differences of $L$, on a
+# network with 3 inputs, 5 hidden units and one output, and 7 examples.
+
+
+# %%
+def article_backward(X, y, W2, Z1, A1, out):
+    """The gradients of ``mean((out - y)**2)`` for ``Z1 = X W1 + b1``, ``A1 = ReLU(Z1)``,
+    ``out = A1 W2 + b2``: ``{"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}``."""
+    raise NotImplementedError
+
+
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** Start at the loss: $\mathtt{d\_out} = \frac{2}{N}(\mathrm{out} - y)$, $(N, 1)$. The
+# output layer is exercise 2's linear layer with input $A_1$: its `dW2`, `db2`, and `d_A1`, the
+# gradient it passes down. The ReLU routes: $\mathtt{d\_Z1} = \mathtt{d\_A1} \odot \mathbb 1[Z_1
+# > 0]$. Then the first layer, a linear layer with input $X$, as the second.
+
+
+# %% tags=["solution", "fold"]
+# Solution: article_backward
+def article_backward(X, y, W2, Z1, A1, out):
+    """The gradients of ``mean((out - y)**2)`` for ``Z1 = X W1 + b1``, ``A1 = ReLU(Z1)``,
+    ``out = A1 W2 + b2``: ``{"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}``."""
+    N = X.shape[0]
+    d_out = 2 * (out - y) / N  # (N, 1)
+    dW2 = A1.T @ d_out  # (H, 1)
+    db2 = d_out.sum(axis=0, keepdims=True)  # (1, 1)
+    d_A1 = d_out @ W2.T  # (N, H)
+    d_Z1 = d_A1 * (Z1 > 0)  # (N, H)
+    dW1 = X.T @ d_Z1  # (D, H)
+    db1 = d_Z1.sum(axis=0, keepdims=True)  # (1, H)
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+
+# %% tags=["fold"]
+# The checker of exercise 5
+@checker
+def check_article_backward(article_backward):
+    """Every gradient against centred differences of the loss of a network [3, 5, 1]."""
+    rng = np.random.default_rng(5)
+    params = sm.init_mlp([3, 5, 1], rng)
+    X, y = rng.standard_normal((7, 3)), rng.standard_normal((7, 1))
+    W1, b1, W2, b2 = (params[name] for name in ("W1", "b1", "W2", "b2"))
+    Z1 = X @ W1 + b1
+    A1 = np.maximum(Z1, 0)
+    out = A1 @ W2 + b2
+    with must_not_change("article_backward", X=X, y=y, W2=W2, Z1=Z1, A1=A1, out=out):
+        grads = yours("article_backward", article_backward, X, y, W2, Z1, A1, out)
+    if not isinstance(grads, dict):
+        raise Failed(f"article_backward returned {describe(grads)}: return a dict of the four")
+
+    def loss(W1, b1, W2, b2, relu=lambda Z: np.maximum(Z, 0)):
+        return np.mean((relu(X @ W1 + b1) @ W2 + b2 - y) ** 2)
+
+    def unmasked(Z):  # the ReLU's values at this point, held fixed: its mask drops out
+        return Z + (A1 - Z1)
+
+    where = {"W1": 0, "b1": 1, "W2": 2, "b2": 3}
+    worst = 0.0
+    for name in ("W2", "b2", "W1", "b1"):  # the order of the backward pass
+
+        def loss_of(p, relu=lambda Z: np.maximum(Z, 0), name=name):
+            args = [W1, b1, W2, b2]
+            args[where[name]] = p
+            return loss(*args, relu=relu)
+
+        suspects = [
+            (
+                "it is the gradient without the ReLU's mask: d_Z1 is d_A1 where Z1 > 0, else 0",
+                numeric(lambda p: loss_of(p, unmasked), params[name]),
+            )
+        ]
+        if name not in grads:
+            raise Failed(f"the dict has no {name!r}: return W1, b1, W2 and b2")
+        right = numeric(loss_of, params[name])
+        worst = max(worst, compare(f"d{name}", grads[name], right, N=7, suspects=suspects))
+    return Result(True, worst, f"PASS: article_backward, largest error {worst:.1e}")
+
+
+# %%
+if __name__ == "__main__":
+    check_article_backward(article_backward)
+
+
+# %% [markdown]
+# ## 6. The training loop from a blank stub
+#
+# **What to write.** `train_loop(params, X, y, loss_fn, optimizer, steps, batch_size, rng)`:
+# `steps` steps of mini-batch training, returning the list of every step's loss. A step takes
+# `batch_size` rows, runs them forward, computes `loss, d_out = loss_fn(out, y_batch)`, runs the
+# backward pass and hands the gradients to `optimizer.step(params, grads)`, which changes
+# `params` in place; the step's loss is the one before its update. The rows go in epochs: each
+# epoch visits every row once, in a new random order drawn from `rng` (here $N$ is a multiple of
+# `batch_size`). Use `sm.mlp_forward` and `sm.mlp_backward` (section 2.6), not `sm.train`.
+#
+# **What the checker compares.** It trains a network $[1, 16, 1]$ on 48 points of a sine, 150
+# steps of 16 rows with `sm.Adam`, through a `loss_fn` that records the rows it sees and an
+# optimizer that records what it is given. It checks the number of losses and steps; each step's
+# loss and gradients against those of its own batch (`sm.loss_and_grads` on its rows); that each
+# epoch uses every row once, in an order of its own drawn from `rng`; and that the loss on all 48
+# points falls at least tenfold. Any shuffle order passes.
+
+
+# %%
+def train_loop(params, X, y, loss_fn, optimizer, steps, batch_size, rng):
+    """Train ``params`` in place, ``steps`` steps of ``batch_size`` rows; return every loss."""
+    raise NotImplementedError
+
+
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** At the start of each epoch, `order = rng.permutation(N)`; its steps then take the
+# slices `order[0:B]`, `order[B:2 * B]`, ... A step is four lines: `out, cache =
+# sm.mlp_forward(params, X[rows])`, `loss, d_out = loss_fn(out, y[rows])`, `grads =
+# sm.mlp_backward(params, cache, d_out)`, `optimizer.step(params, grads)`; then keep
+# `float(loss)`.
+
+
+# %% tags=["solution", "fold"]
+# Solution: train_loop
+def train_loop(params, X, y, loss_fn, optimizer, steps, batch_size, rng):
+    """Train ``params`` in place, ``steps`` steps of ``batch_size`` rows; return every loss."""
+    N = X.shape[0]
+    per_epoch = N // batch_size
+    losses = []
+    for step in range(steps):
+        if step % per_epoch == 0:  # a new epoch: a new order
+            order = rng.permutation(N)
+        first = step % per_epoch * batch_size
+        rows = order[first : first + batch_size]
+        out, cache = sm.mlp_forward(params, X[rows])  # forward
+        loss, d_out = loss_fn(out, y[rows])  # loss
+        grads = sm.mlp_backward(params, cache, d_out)  # backward
+        optimizer.step(params, grads)  # update
+        losses.append(float(loss))
+    return losses
+
+
+# %% tags=["fold"]
+# The checker of exercise 6
+def loop_problem():
+    """A network [1, 16, 1] and 48 points of a sine with a little noise."""
+    rng = np.random.default_rng(6)
+    X = rng.uniform(-3, 3, (48, 1))
+    y = np.sin(X) + 0.05 * rng.standard_normal((48, 1))
+    return sm.init_mlp([1, 16, 1], rng), X, y
+
+
+class Recorder:
+    """The loss_fn and the optimizer handed to the reader's loop. It records what it is given,
+    copied: the rows each loss_fn call sees and its loss, the parameters and gradients of each
+    step; the work is sm.mse_loss's and sm.Adam's."""
+
+    def __init__(self, y):
+        self.row_of = {value: row for row, value in enumerate(y[:, 0].tolist())}
+        self.calls, self.steps = [], []  # (rows, loss); (loss_fn calls so far, params, grads)
+        self.adam = sm.Adam(lr=0.02)
+
+    def loss_fn(self, out, y):
+        loss, d_out = sm.mse_loss(out, y)
+        self.calls.append(([self.row_of.get(v, -1) for v in np.ravel(y).tolist()], float(loss)))
+        return loss, d_out
+
+    def step(self, params, grads):
+        self.steps.append((len(self.calls), copy.deepcopy(params), copy.deepcopy(grads)))
+        self.adam.step(params, grads)
 
 
 @checker
-def check_tanh_network(tanh_network_grads):
-    """Every gradient against finite differences of the loss of a tanh network."""
-    params, X, y = tanh_problem()
-    loss, grads = tanh_network_grads({k: p.copy() for k, p in params.items()}, X, y)
-    relu_out = _reference_out(params, X, lambda Z: np.maximum(Z, 0))
-    suspects = [
-        (
-            "it is a ReLU network's loss: pass activation=(tanh_forward, tanh_backward)",
-            np.mean(np.logaddexp(0, relu_out) - relu_out * y),
-        ),
-        (
-            "it is the MSE loss: pass bce_with_logits as loss_fn",
-            np.mean((_reference_out(params, X) - y) ** 2),
-        ),
-    ]
-
-    def check_tensor(name):
-        want = numeric(lambda p: _reference_loss({**params, name: p}, X, y), params[name])
-        return compare(f"grads[{name!r}]", grads.get(name), want)
-
-    return all_of(
-        "tanh_network_grads, every gradient",
-        lambda: compare(
-            "the loss", loss, _reference_loss(params, X, y), tol=1e-12, suspects=suspects
-        ),
-        *(functools.partial(check_tensor, name) for name in params),
+def check_train_loop(train_loop):
+    """150 steps of 16 rows on loop_problem, recorded: the count of losses and steps, each
+    step's loss and gradients against its batch's, each epoch's rows, and the loss it reaches."""
+    params, X, y = loop_problem()
+    N, B, steps = 48, 16, 150
+    start = copy.deepcopy(params)
+    record, rng = Recorder(y), np.random.default_rng(0)
+    rng_start = copy.deepcopy(rng.bit_generator.state)
+    with must_not_change("train_loop", X=X, y=y):
+        losses = yours(
+            "train_loop", train_loop, params, X, y, record.loss_fn, record, steps, B, rng
+        )
+    losses = as_array("train_loop's losses", losses)
+    if losses.shape != (steps,):
+        raise Failed(f"train_loop returned {losses.size} losses for {steps} steps: one a step")
+    if len(record.steps) != steps:
+        raise Failed(f"optimizer.step was called {len(record.steps)} times for {steps} steps")
+    worst, epochs = 0.0, [[] for _ in range(steps * B // N)]
+    for t, (calls, before, grads) in enumerate(record.steps):
+        if calls == 0:
+            raise Failed(f"step {t}: optimizer.step came before any loss_fn call")
+        rows, batch_loss = record.calls[calls - 1]
+        if -1 in rows:
+            raise Failed(f"step {t}: loss_fn got targets that are not rows of y")
+        if len(rows) != B:
+            raise Failed(f"step {t} used a batch of {len(rows)} rows, not batch_size = {B}")
+        epochs[t * B // N] += rows
+        right_loss, right = refused(
+            f"the parameters at step {t}",
+            lambda: sm.loss_and_grads(before, X[rows], y[rows], sm.mse_loss),  # noqa: B023
+        )
+        if not math.isclose(batch_loss, right_loss, rel_tol=1e-9):
+            raise Failed(f"step {t}: loss_fn was given the output of other parameters than these")
+        if not math.isclose(losses[t], batch_loss, rel_tol=1e-9):
+            raise Failed(f"step {t}'s loss is {losses[t]:.6g}, not its batch's, {batch_loss:.6g}")
+        if not isinstance(grads, dict):
+            raise Failed(f"step {t}: optimizer.step got {describe(grads)} as the gradients")
+        for name in right:
+            grad = compare(f"step {t}, grads[{name!r}]", grads.get(name), right[name], N=B)
+            worst = max(worst, grad)
+    if any(sorted(rows) != list(range(N)) for rows in epochs):
+        e = next(e for e, rows in enumerate(epochs) if sorted(rows) != list(range(N)))
+        raise Failed(f"epoch {e} uses some rows more than once and misses others", e)
+    if epochs[0] == list(range(N)):
+        raise Failed("the first epoch takes the rows in their stored order: shuffle them")
+    if all(rows == epochs[0] for rows in epochs):
+        raise Failed("every epoch takes the rows in the same order: draw a new one each epoch")
+    if rng.bit_generator.state == rng_start:
+        raise Failed("rng was never used: draw the orders from it, so that a seed repeats a run")
+    if all(np.array_equal(params[name], start[name]) for name in params):
+        raise Failed("params did not change: the optimizer must update the dict you were given")
+    before, after = (sm.loss_and_grads(p, X, y, sm.mse_loss)[0] for p in (start, params))
+    if not after <= before / 10:
+        raise Failed(f"the loss on all rows went from {before:.3g} to {after:.3g}: not tenfold")
+    return Result(
+        True, worst, f"PASS: train_loop, every gradient right, loss {before:.3f} -> {after:.4f}"
     )
 
 
 # %%
-check_tanh_network(tanh_network_grads)
-
-# %% [markdown]
-# And the project's own gradient check on that network, with your activation pair: every entry
-# of every tensor, against centred differences.
-
-# %%
-try:
-    params_tanh, X_tanh, y_tanh = tanh_problem()
-    activation = (tanh_forward, tanh_backward)
-    print(sm.grad_check(params_tanh, X_tanh, y_tanh, bce_with_logits, activation=activation))
-except NotImplementedError:
-    print("not written yet: write exercises 1 and 2 first")
+if __name__ == "__main__":
+    check_train_loop(train_loop)
 
 
 # %% [markdown]
-# ## 4. Find the bug
+# ## 7. Two sanity checks before a long run
 #
-# **What to do.** Each function below is a copy of one of the project's with one line changed.
-# Before reading their code, read the three gradient-check tables under them: each comes from a
-# ReLU network $[4, 6, 6, 3]$ with MSE loss in which one function was replaced by its buggy copy.
-# From the table alone, say what kind of mistake it is: which tensors fail, and by how much?
-# Then find the line and write the fixed function.
+# Two cheap checks catch most broken setups before a long run. *At the start*, a classifier's
+# outputs are small and nearly random, so its loss should be close to the loss of a guess that
+# gives each of its $C$ classes the same probability. *A handful of examples* must be learnable:
+# a network that works can learn 8 of them by heart, driving their loss to nearly 0.
 #
-# **Why it matters.** A failing gradient check says *that* something is wrong; its pattern says
-# *where*. A relative error of exactly 2 is a flipped sign; errors only in the biases point at
-# the bias gradient; errors in every layer below the output but not in the output layer point at
-# something between the layers.
+# **What to write.** `sanity_checks(params, X, labels)` for a classifier trained with
+# `sm.softmax_cross_entropy`, returning a dict of three numbers:
+#
+# - `"start"`: the loss of `params` on all of `X` and `labels`;
+# - `"chance"`: the loss of that uniform guess, for the classifier's $C$ (derive it);
+# - `"tiny"`: the loss on the first 8 rows after 300 full-batch steps of `sm.Adam(lr=0.01)` on
+#   them, measured after the last step, from a copy of `params`.
+#
+# `params` must come out unchanged.
+#
+# **What the checker compares.** The three numbers with its own, on a classifier of
+# scikit-learn's 8×8 digits ($C = 10$) and one of section 6's spirals ($C = 3$). The cell after
+# it runs your checks on three digit classifiers, two of them broken.
 
 
 # %%
+def sanity_checks(params, X, labels):
+    """``{"start": ..., "chance": ..., "tiny": ...}`` for the classifier ``params``."""
+    raise NotImplementedError
+
+
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** A guess of $1/C$ for every class costs $-\log(1/C)$ on every example, whatever its
+# label. For `"tiny"`: `p = {k: v.copy() for k, v in params.items()}`, then `sm.train(p,
+# X[:8], labels[:8], sm.softmax_cross_entropy, sm.Adam(lr=0.01), steps=300)` (or your
+# `train_loop`). `train`'s losses are each measured before an update: measure once more after.
+
+
+# %% tags=["solution", "fold"]
+# Solution: sanity_checks
+def sanity_checks(params, X, labels):
+    """``{"start": ..., "chance": ..., "tiny": ...}`` for the classifier ``params``."""
+    C = params[f"W{len(params) // 2}"].shape[1]
+    start = sm.loss_and_grads(params, X, labels, sm.softmax_cross_entropy)[0]
+    tiny_X, tiny_labels = X[:8], labels[:8]
+    p = {name: value.copy() for name, value in params.items()}
+    sm.train(p, tiny_X, tiny_labels, sm.softmax_cross_entropy, sm.Adam(lr=0.01), steps=300)
+    tiny = sm.loss_and_grads(p, tiny_X, tiny_labels, sm.softmax_cross_entropy)[0]
+    return {"start": float(start), "chance": math.log(C), "tiny": float(tiny)}
+
+
+# %% tags=["fold"]
+# The checker of exercise 7
+def sanity_reference(params, X, labels):
+    """The three numbers, and two likely mistakes: the loss before the last step, and the start
+    on 8 rows."""
+    C = params[f"W{len(params) // 2}"].shape[1]
+    p = copy.deepcopy(params)
+    losses = sm.train(p, X[:8], labels[:8], sm.softmax_cross_entropy, sm.Adam(lr=0.01), 300)
+    return {
+        "start": sm.loss_and_grads(params, X, labels, sm.softmax_cross_entropy)[0],
+        # every class the same logit: the uniform guess, by its definition
+        "chance": sm.softmax_cross_entropy(np.zeros((len(labels), C)), labels)[0],
+        "tiny": sm.loss_and_grads(p, X[:8], labels[:8], sm.softmax_cross_entropy)[0],
+        "tiny before the last step": losses[-1],
+        "start on 8 rows": sm.loss_and_grads(params, X[:8], labels[:8], sm.softmax_cross_entropy)[
+            0
+        ],
+        "C": C,
+    }
+
+
+@checker
+def check_sanity_checks(sanity_checks):
+    """The three numbers against sanity_reference, on a digit and a spiral classifier."""
+    X, labels = digits()
+    rng = np.random.default_rng(7)
+    spirals = sm.make_spirals(rng, n_per_class=20)
+    cases = {
+        "the digits": (sm.init_mlp([64, 32, 10], rng), X / 16, labels),
+        "the spirals": (sm.init_mlp([2, 16, 3], rng), *spirals),
+    }
+    worst = 0.0
+    for case, (params, X, labels) in cases.items():
+        with must_not_change("sanity_checks", params=params, X=X, labels=labels):
+            report = yours("sanity_checks", sanity_checks, params, X, labels)
+        if not isinstance(report, dict):
+            raise Failed(f"sanity_checks returned {describe(report)}: return a dict")
+        right = sanity_reference(params, X, labels)
+        C = right["C"]
+        likely = {
+            "start": [
+                (right["start on 8 rows"], "that is the loss on 8 rows: start is on all of X"),
+                (right["tiny"], "that is after training: start is before any step"),
+            ],
+            "chance": [
+                (1 / C, "that is the guess's probability for a class, not its loss"),
+                (math.log10(C), "log10: the loss uses the natural log"),
+                (math.log2(C), "log2: the loss uses the natural log"),
+                (right["start"], "that is the start: chance depends on C alone"),
+            ],
+            "tiny": [
+                (right["tiny before the last step"], "measured before the last step, not after"),
+            ],
+        }
+        for key, mistakes in likely.items():
+            if key not in report:
+                raise Failed(f"the dict has no {key!r}: return start, chance and tiny")
+            got = float(as_array(f"{key!r}", report[key], ()))
+            error = abs(got - right[key]) / abs(right[key])
+            if not error <= 1e-6:
+                why = next((m for v, m in mistakes if math.isclose(got, v, rel_tol=1e-6)), None)
+                raise Failed(
+                    f"{key!r} on {case} is {got:.6g}: {why or 'not the right number'}", got
+                )
+            worst = max(worst, error)
+    return Result(True, worst, f"PASS: sanity_checks on two classifiers, largest error {worst:.0e}")
+
+
+# %%
+if __name__ == "__main__":
+    check_sanity_checks(sanity_checks)
+
+
+# %% [markdown]
+# Your checks on three digit classifiers $[64, 32, 10]$ from one draw of weights: the pixels
+# divided by 16; the raw pixels, 0 to 16; and the pixels divided by 16, but every hidden unit's
+# bias at $-10$:
+
+
+# %%
+def sanity_setups():
+    """Three digit classifiers [64, 32, 10] from one draw, and the images each is given."""
+    X, labels = digits()
+    return {
+        "pixels / 16": (sm.init_mlp([64, 32, 10], np.random.default_rng(7)), X / 16, labels),
+        "raw pixels": (sm.init_mlp([64, 32, 10], np.random.default_rng(7)), X, labels),
+        "hidden bias -10": (
+            sm.init_mlp([64, 32, 10], np.random.default_rng(7), hidden_bias=-10.0),
+            X / 16,
+            labels,
+        ),
+    }
+
+
+if __name__ == "__main__":
+    try:
+        for label, setup in sanity_setups().items():
+            r = sanity_checks(*setup)
+            print(f"{label:16s} start {r['start']:6.3f} (chance {r['chance']:.3f}), "
+                  f"8 rows after 300 steps {r['tiny']:.5f}")  # fmt: skip
+    except NotImplementedError:
+        print("(the three reports appear here once sanity_checks is written)")
+
+# %% [markdown]
+# The first classifier passes both. With raw pixels, inputs up to 16 make the logits large: the
+# loss starts five times above chance, confidently wrong, yet 8 rows are still learned by heart,
+# so only the first check sees the problem. With the hidden biases at $-10$ every hidden unit is
+# off: the outputs are all 0, so the loss starts *exactly* at chance and the first check passes;
+# but no gradient reaches the hidden layers, only the output bias learns, and the 8 rows stay
+# near $\ln 8 = 2.08$, the best one guess can do for 8 different labels. Each check catches what
+# the other misses: run both.
+
+
+# %% [markdown]
+# ## 8. Find the bug from the tables
+#
+# Each table below is `sm.grad_check` of a ReLU network $[4, 6, 6, 3]$ with the MSE loss on 10
+# examples, with one of three functions, `mse_loss`, `linear_backward` or `relu_backward`,
+# replaced by a copy with one line changed; each table has a different one. Their code is in a
+# folded cell above the tables (in the notebook, a collapsed cell): leave it closed for now.
+#
+# **What to write.** First, from the tables alone, in `diagnosis`: the function behind table A,
+# B and C, and, to yourself, what kind of mistake each pattern points to. Then open the copies,
+# find each changed line, and write `fixed_mse_loss`, `fixed_linear_backward` and
+# `fixed_relu_backward`.
+#
+# **What the checker compares.** Your diagnosis with the copies behind the tables; then
+# `sm.grad_check` with each fix in place of the lesson's function: every tensor must pass.
+
+
+# %% tags=["fold"]
+# grad_check with some of the lesson's functions replaced, in a private copy of scratch_mlp
+def bug_problem():
+    """A ReLU network [4, 6, 6, 3] and 10 points with MSE targets."""
+    rng = np.random.default_rng(14)
+    params = sm.init_mlp([4, 6, 6, 3], rng)
+    return params, rng.standard_normal((10, 4)), rng.standard_normal((10, 3))
+
+
+def grad_check_with(mse_loss=None, linear_backward=None, relu_backward=None):
+    """sm.grad_check on bug_problem, with any of the three functions given in place of the
+    lesson's. mlp_backward finds linear_backward in its own module, so the check runs in a copy of
+    scratch_mlp loaded for this call alone: the module everyone else uses is never changed."""
+    spec = importlib.util.spec_from_file_location("scratch_mlp_private", sm.__file__)
+    private = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(private)
+    if linear_backward is not None:
+        private.linear_backward = linear_backward
+    params, X, y = bug_problem()
+    activation = (private.relu_forward, relu_backward or private.relu_backward)
+    return private.grad_check(params, X, y, mse_loss or private.mse_loss, activation=activation)
+
+
+# %% tags=["fold", "spoiler"]
+# The three copies, each with one line changed (open after your diagnosis)
 def buggy_mse_loss(out, y):
     diff = out - y
     return np.mean(diff**2), 2 * (y - out) / diff.size
@@ -451,29 +1196,19 @@ def buggy_relu_backward(d_A, Z):
     return d_A * np.maximum(Z, 0)
 
 
-def bug_problem():
-    """A ReLU network [4, 6, 6, 3] and 10 points with MSE targets."""
-    rng = np.random.default_rng(4)
-    params = sm.init_mlp([4, 6, 6, 3], rng)
-    return params, rng.standard_normal((10, 4)), rng.standard_normal((10, 3))
-
-
-def check_with(mse_loss=sm.mse_loss, linear_backward=None, relu_backward=sm.relu_backward):
-    """``sm.grad_check`` on ``bug_problem`` with the given pieces in place of the project's."""
-    params, X, y = bug_problem()
-    activation = (sm.relu_forward, relu_backward)
-    # mlp_backward calls the module's linear_backward: swap it for the length of the check
-    with mock.patch.object(sm, "linear_backward", linear_backward or sm.linear_backward):
-        return sm.grad_check(params, X, y, mse_loss, activation=activation)
-
+TABLES = {
+    "A": {"relu_backward": buggy_relu_backward},
+    "B": {"linear_backward": buggy_linear_backward},
+    "C": {"mse_loss": buggy_mse_loss},
+}
 
 # %%
-for name, piece in [
-    ("mse_loss", {"mse_loss": buggy_mse_loss}),
-    ("linear_backward", {"linear_backward": buggy_linear_backward}),
-    ("relu_backward", {"relu_backward": buggy_relu_backward}),
-]:
-    print(f"with buggy_{name}:\n{check_with(**piece)}\n")
+if __name__ == "__main__":
+    for label, pieces in TABLES.items():
+        print(f"Table {label}\n{grad_check_with(**pieces)}\n")
+
+# %%
+diagnosis = {"A": None, "B": None, "C": None}  # "mse_loss", "linear_backward" or "relu_backward"
 
 
 # %%
@@ -489,16 +1224,27 @@ def fixed_relu_backward(d_A, Z):
     raise NotImplementedError
 
 
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** Three patterns. Every tensor failing at a relative error of exactly 2: $|g -
+# g_\mathrm{num}|$ is twice their size when $g = -g_\mathrm{num}$, a flipped sign, and a sign
+# that reaches every tensor starts where the backward pass starts. Only the `b` rows failing, each
+# at 0.9 $= 1 - 1/N$ for $N = 10$: the bias gradients are $N$ times too small. The output
+# layer's rows passing and every row below failing: something between the layers, which the
+# output layer does not have.
+
+
 # %% tags=["solution", "fold"]
-# Solution: the three fixes
-# buggy_mse_loss: the sign of d_out is flipped. Every tensor fails with relative error 2.
+# Solution: the diagnosis and the three fixes
+diagnosis = {"A": "relu_backward", "B": "linear_backward", "C": "mse_loss"}
+
+
+# Table C: every tensor at relative error 2, a flipped sign from the loss down: d_out = 2(out - y)/M
 def fixed_mse_loss(out, y):
     diff = out - y
     return np.mean(diff**2), 2 * (out - y) / diff.size
 
 
-# buggy_linear_backward: db is the mean over the batch, not the sum: an extra factor 1/N.
-# Only the biases fail, each 10 = N times too small (relative error 1 - 1/N = 0.9).
+# Table B: only the biases fail, 10 = N times too small: db is the sum over the rows, not the mean
 def fixed_linear_backward(d_Z, cache, need_d_X=True):
     X, W = cache
     dW = X.T @ d_Z
@@ -507,207 +1253,203 @@ def fixed_linear_backward(d_Z, cache, need_d_X=True):
     return d_X, dW, db
 
 
-# buggy_relu_backward multiplies by ReLU(Z), the forward value, instead of the derivative
-# [Z > 0]. The output layer has no ReLU after it, so W3 and b3 pass; everything below fails.
+# Table A: the output layer has no ReLU and passes; below it, the backward pass multiplied by
+# ReLU(Z), the forward value, where the derivative, the mask [Z > 0], belongs
 def fixed_relu_backward(d_A, Z):
     return d_A * (Z > 0)
 
 
-# %% [markdown] tags=["deeper"]
-# **Hint.** Read the tables for three patterns: every tensor at relative error 2.0; only the `b`
-# rows failing, with the same error in each; the output layer's rows passing and every row below
-# failing. Then, in the matching function, compare each line with the derivation on the main
-# page: which sign, which sum, which derivative?
-
-
 # %% tags=["fold"]
-# The checker of exercise 4
+# The checker of exercise 8
 @checker
-def check_fixes(fixed_mse_loss, fixed_linear_backward, fixed_relu_backward):
-    """grad_check with each fix in place; the number is grad_check's largest relative error."""
+def check_bug_hunt(diagnosis, fixed_mse_loss, fixed_linear_backward, fixed_relu_backward):
+    """The diagnosis against TABLES; then grad_check with each fix in place of the lesson's."""
+    if not isinstance(diagnosis, dict):
+        raise Failed(f"diagnosis is {describe(diagnosis)}: keep it a dict")
+    if all(diagnosis.get(label) is None for label in TABLES):
+        raise NotWritten("write your diagnosis, then the three fixes")
+    names = ("mse_loss", "linear_backward", "relu_backward")
+    for label, pieces in TABLES.items():
+        said = [name for name in names if name in str(diagnosis.get(label))]
+        if len(said) != 1:
+            raise Failed(f"table {label}: name one function, {', '.join(names)}")
+        if said[0] not in pieces:
+            raise Failed(f"table {label} is not {said[0]}'s: which tensors fail, and by how much?")
     largest = 0.0
-    for name, piece, buggy in [
-        ("fixed_mse_loss", {"mse_loss": fixed_mse_loss}, {"mse_loss": buggy_mse_loss}),
-        (
-            "fixed_linear_backward",
-            {"linear_backward": fixed_linear_backward},
-            {"linear_backward": buggy_linear_backward},
-        ),
-        (
-            "fixed_relu_backward",
-            {"relu_backward": fixed_relu_backward},
-            {"relu_backward": buggy_relu_backward},
-        ),
+    for name, fixed in [
+        ("mse_loss", fixed_mse_loss),
+        ("linear_backward", fixed_linear_backward),
+        ("relu_backward", fixed_relu_backward),
     ]:
-        report = check_with(**piece)
+        piece = {name: theirs(f"fixed_{name}", fixed)}
+        report = refused(f"grad_check with fixed_{name}", lambda: grad_check_with(**piece))  # noqa: B023
         worst = max(row["max_rel_error"] for row in report.values())
-        largest = max(largest, worst)
         if not report.ok:
             failing = ", ".join(t for t, row in report.items() if not row["ok"])
-            same = all(
-                math.isclose(row["max_rel_error"], check_with(**buggy)[t]["max_rel_error"])
-                for t, row in report.items()
+            buggy = next(table for table in TABLES.values() if name in table)
+            unchanged = np.allclose(
+                [row["max_rel_error"] for row in report.values()],
+                [row["max_rel_error"] for row in grad_check_with(**buggy).values()],
             )
-            hint = "the same table as the buggy copy" if same else "print(check_with(...))"
-            return Result(
-                False,
-                worst,
-                f"FAIL: {name}, grad_check's largest relative error {worst:.1e} "
-                f"({failing} fail): {hint}",
-            )
-    return Result(
-        True,
-        largest,
-        f"PASS: all three fixes pass grad_check, largest relative error {largest:.1e}",
-    )
+            why = ": the same table as the buggy copy" if unchanged else ""
+            raise Failed(f"fixed_{name}: {failing} fail grad_check (error {worst:.1e}){why}", worst)
+        largest = max(largest, worst)
+    return Result(True, largest, f"PASS: diagnosis right; all three fixes pass ({largest:.1e})")
 
 
 # %%
-check_fixes(fixed_mse_loss, fixed_linear_backward, fixed_relu_backward)
-
+if __name__ == "__main__":
+    check_bug_hunt(diagnosis, fixed_mse_loss, fixed_linear_backward, fixed_relu_backward)
 
 # %% [markdown]
-# ## 5. Nesterov momentum
+# ## 9. Nesterov momentum
 #
-# **What to do.** Write `Nesterov(lr, momentum)`, an optimizer with `.step(params, grads)` that
-# updates `params` in place, as `torch.optim.SGD(lr, momentum, nesterov=True)` does. With
-# velocity $b$ (zero at the start), momentum $\mu$ and learning rate $\eta$, each step is
+# Nesterov's method, in the form of Sutskever et al. (2013), keeps a velocity $v$, zero at the
+# start, and takes the gradient where the velocity is about to carry the parameters $\theta$:
 #
-# $$b_t = \mu\, b_{t-1} + g_t, \qquad \theta_t = \theta_{t-1} - \eta\,(g_t + \mu\, b_t).$$
+# $$v \leftarrow \mu v - \eta\, \nabla L(\theta + \mu v), \qquad \theta \leftarrow \theta + v.$$
 #
-# **Why it matters.** Plain momentum (`sm.SGD(lr, momentum)`) steps by $\eta\, b_t$: the velocity
-# alone. Nesterov's step adds $\mu b_t$ to the current gradient, which is the gradient-descent
-# step as seen from where the velocity is about to carry the parameters: it corrects an overshoot
-# one step sooner. The checker trains a small network for 30 steps with your optimizer and with a
-# reference written from the two equations above, and reports the first step where the
+# An optimizer's `step(params, grads)` is given the gradient at `params` only. So let `params`
+# hold the look-ahead point $\phi = \theta + \mu v$ itself: then the gradient it is given is the
+# one the method needs.
+#
+# **What to write.** `Nesterov(lr, momentum)` with `.step(params, grads)`, which updates `params`
+# in place so that after each step they are $\theta + \mu v$. Derive the update of $\phi$ from the
+# two lines above; keep whatever it needs between steps in the object.
+#
+# **What the checker compares.** 30 steps on a network $[2, 8, 1]$ with $\eta = 0.05$ and
+# $\mu = 0.9$, against the two lines above run as they stand; it reports the first step whose
 # parameters differ.
 
 
 # %%
 class Nesterov:
-    """SGD with Nesterov momentum, as ``torch.optim.SGD(nesterov=True)``; updates in place."""
+    """SGD with Nesterov momentum: ``step(params, grads)`` updates ``params`` in place."""
 
     def __init__(self, lr, momentum=0.9):
         self.lr, self.momentum = lr, momentum
-        self.b = {}  # the velocity, per parameter
 
     def step(self, params, grads):
         raise NotImplementedError
 
 
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** With $\phi_t = \theta_t + \mu v_t$ and $g_t = \nabla L(\phi_t)$:
+# $v_{t+1} = \mu v_t - \eta g_t$ and $\phi_{t+1} = \theta_{t+1} + \mu v_{t+1} = \phi_t - \mu v_t
+# + (1 + \mu) v_{t+1}$. It reads best with a velocity of gradients, $b = -v/\eta$:
+# $b_{t+1} = \mu b_t + g_t$, and then $\phi_{t+1} = \phi_t - \eta\,(g_t + \mu\, b_{t+1})$. Keep
+# one $b$ per parameter, zero at the start; update it first, then step with the new one.
+
+
 # %% tags=["solution", "fold"]
 # Solution: Nesterov
 class Nesterov:
-    """SGD with Nesterov momentum, as ``torch.optim.SGD(nesterov=True)``; updates in place."""
+    """SGD with Nesterov momentum: ``step(params, grads)`` updates ``params`` in place."""
 
     def __init__(self, lr, momentum=0.9):
         self.lr, self.momentum = lr, momentum
-        self.b = {}  # the velocity, per parameter
+        self.b = {}  # the velocity of gradients, -v / lr, per parameter
 
     def step(self, params, grads):
         for name, p in params.items():
             g = grads[name]
             b = self.b.setdefault(name, np.zeros_like(p))
-            b *= self.momentum  # b_t = mu b_{t-1} + g_t
+            b *= self.momentum  # b_{t+1} = mu b_t + g_t
             b += g
-            p -= self.lr * (g + self.momentum * b)  # theta_t = theta_{t-1} - lr (g_t + mu b_t)
-
-
-# %% [markdown] tags=["deeper"]
-# **Hint.** Keep one velocity array per parameter name, created with `np.zeros_like(p)` on the
-# first step. Update the velocity first, then use the *new* velocity in the step. Update `p` in
-# place (`p -= ...`): the caller's dict holds the same arrays.
+            p -= self.lr * (g + self.momentum * b)  # phi_{t+1} = phi_t - lr (g_t + mu b_{t+1})
 
 
 # %% tags=["fold"]
-# The checker of exercise 5
+# The checker of exercise 9
 def optimizer_problem():
     """A ReLU network [2, 8, 1] and 16 points with MSE targets."""
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(9)
     params = sm.init_mlp([2, 8, 1], rng)
     return params, rng.standard_normal((16, 2)), rng.standard_normal((16, 1))
 
 
-def trajectory(optimizer, steps=30, transform=None):
-    """The parameters, flattened into one vector, after each of ``steps`` full-batch steps.
-
-    ``transform(grads, params)``, if given, changes the gradients before each step."""
+def trajectory(step, steps=30, transform=None):
+    """``step(params, grads)`` run ``steps`` times on optimizer_problem, full batch: the
+    parameters after each step, flattened. ``transform(grads, params)`` changes the gradients
+    first, if given."""
     params, X, y = optimizer_problem()
     path = []
-    for _ in range(steps):
-        _, grads = sm.loss_and_grads(params, X, y, sm.mse_loss)
-        if transform is not None:
-            grads = transform(grads, params)
-        optimizer.step(params, grads)
-        path.append(np.concatenate([p.ravel() for p in params.values()]))
+    for t in range(steps):
+        _, grads = refused(
+            f"the parameters after step {t - 1}",
+            lambda: sm.loss_and_grads(params, X, y, sm.mse_loss),  # noqa: B023
+        )
+        step(params, grads if transform is None else transform(grads, params))
+        path.append(flat(params))
     return path
 
 
-class ReferenceNesterov:
-    """The two equations of exercise 5, written out (with the velocity as a plain dict)."""
-
-    def __init__(self, lr, momentum, nesterov=True):
-        self.lr, self.mu, self.nesterov, self.b = lr, momentum, nesterov, {}
-
-    def step(self, params, grads):
-        for name, p in params.items():
-            self.b[name] = self.mu * self.b.get(name, 0.0) + grads[name]
-            lookahead = grads[name] + self.mu * self.b[name] if self.nesterov else self.b[name]
-            p -= self.lr * lookahead
+def sutskever_nesterov(lr, momentum, steps=30):
+    """The two lines of exercise 9 as they stand, the gradient taken at theta + mu v: the
+    look-ahead point theta + mu v after each step."""
+    theta, X, y = optimizer_problem()
+    v = {name: np.zeros_like(p) for name, p in theta.items()}
+    path = []
+    for _ in range(steps):
+        ahead = {name: theta[name] + momentum * v[name] for name in theta}
+        _, g = sm.loss_and_grads(ahead, X, y, sm.mse_loss)
+        for name in theta:
+            v[name] = momentum * v[name] - lr * g[name]
+            theta[name] = theta[name] + v[name]
+        path.append(flat({name: theta[name] + momentum * v[name] for name in theta}))
+    return path
 
 
 def compare_trajectories(name, got, want, suspects=()):
-    """PASS if the two trajectories agree, else FAIL with the first step that differs."""
+    """PASS if two trajectories agree, else a FAIL with the first step that differs."""
     step = first_difference(got, want)
     if step is None:
         error = max(float(np.abs(a - b).max()) for a, b in zip(got, want, strict=True))
         return Result(
             True, error, f"PASS: {name}, {len(want)} steps, largest difference {error:.1e}"
         )
-    hint = next(
-        (message for message, path in suspects if first_difference(got, path) is None),
-        "compare your step with the equations, line by line",
-    )
-    return Result(False, step, f"FAIL: {name}, the first step that differs is step {step}: {hint}")
+    why = next((m for m, path in suspects if first_difference(got, path) is None), None)
+    raise Failed(f"{name}: step {step} is the first whose parameters differ{why or ''}", step)
 
 
 @checker
 def check_nesterov(Nesterov):
-    """30 steps of Nesterov(lr=0.05, momentum=0.9) against ReferenceNesterov."""
-    got = trajectory(Nesterov(lr=0.05, momentum=0.9))
+    """30 steps of Nesterov(lr=0.05, momentum=0.9) against sutskever_nesterov."""
+    optimizer = yours("Nesterov(lr=0.05, momentum=0.9)", Nesterov, lr=0.05, momentum=0.9)
+    got = trajectory(lambda p, g: yours("Nesterov.step", optimizer.step, p, g))
     suspects = [
-        (
-            "these are plain momentum's steps: step by g + mu * b, not b",
-            trajectory(ReferenceNesterov(0.05, 0.9, nesterov=False)),
-        ),
-        ("these are plain SGD steps: there is no velocity", trajectory(sm.SGD(lr=0.05))),
+        (": these are plain momentum's steps", trajectory(sm.SGD(0.05, momentum=0.9).step)),
+        (": these are plain SGD's steps, with no velocity", trajectory(sm.SGD(0.05).step)),
+        (": the parameters never move (update the arrays in place)", trajectory(lambda p, g: 0)),
     ]
-    want = trajectory(ReferenceNesterov(0.05, 0.9))
-    return compare_trajectories("Nesterov", got, want, suspects)
+    return compare_trajectories("Nesterov", got, sutskever_nesterov(0.05, 0.9), suspects)
 
 
 # %%
-check_nesterov(Nesterov)
+if __name__ == "__main__":
+    check_nesterov(Nesterov)
 
 # %% [markdown]
-# ## 6. Decoupled weight decay (AdamW) against L2 in the loss
+# ## 10. L2 in the loss against decoupled weight decay
 #
-# **What to do.** Two ways to keep weights small, with decay rate $\lambda$ (`weight_decay`):
+# Two ways to keep the weights small, with a rate $\lambda$ (`weight_decay`).
 #
-# 1. `with_l2(grads, params, weight_decay)`: add $\frac{\lambda}{2} \sum \theta^2$ to the loss,
-#    which adds $\lambda\, \theta$ to each gradient. Return the new gradients; change nothing.
-# 2. `AdamW(lr, betas, eps, weight_decay)`: shrink every parameter directly, then take Adam's
-#    step on the plain gradient, as `torch.optim.AdamW` does:
-#    $$\theta \leftarrow (1 - \eta \lambda)\, \theta, \qquad \text{then Adam's update of } \theta.$$
+# **What to write.**
 #
-# **Why it matters.** For plain gradient descent the two are the same: the step
-# $\eta(g + \lambda\theta)$ is $\eta g$ plus a shrink by $\eta\lambda\theta$. Adam is not: it
-# divides each gradient by $\sqrt{\hat v}$, the running size of that parameter's gradients, so an
-# L2 term inside the gradient is divided too. A parameter with large gradients is then hardly
-# decayed, and one with small gradients is pulled towards 0 at about $\eta$ per step, whatever
-# $\lambda$ is: how strongly a weight decays depends on its gradient history. AdamW takes the
-# decay out of the gradient, so every parameter shrinks by the same factor $1 - \eta\lambda$ per
-# step. The cell after the checker shows both.
+# 1. `with_l2(grads, params, weight_decay)`: the gradients of the loss plus
+#    $\frac{\lambda}{2} \sum \theta^2$, the sum over every entry of every parameter, as a new dict
+#    keyed like `grads`. It changes neither argument.
+# 2. `AdamW(lr, betas, eps, weight_decay)`, Adam with decoupled weight decay, as
+#    `torch.optim.AdamW` does it: each step first shrinks every parameter in place by the factor
+#    that L2 gives plain gradient descent in one step of the same $\eta$ and $\lambda$ (derive it
+#    from part 1), then takes Adam's step on the plain gradient.
+#
+# Then predict: trained 300 steps with $\lambda = 0.1$, which ends with the smaller weights, Adam
+# with L2 in its gradient or AdamW? And gradient descent with L2, or with the same shrink?
+#
+# **What the checker compares.** `with_l2`'s gradients with centred finite differences of the
+# penalised loss, and its arguments after the call; `AdamW`'s parameters over 30 steps with the
+# rule above written out, told apart from Adam with L2 in the gradient.
 
 
 # %%
@@ -725,6 +1467,13 @@ class AdamW(sm.Adam):
 
     def step(self, params, grads):
         raise NotImplementedError
+
+
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** The derivative of $\frac{\lambda}{2}\theta^2$ is $\lambda\theta$. Gradient descent
+# on it steps $\theta - \eta(g + \lambda\theta) = (1 - \eta\lambda)\,\theta - \eta g$: a shrink
+# by $1 - \eta\lambda$, then the plain step. In `AdamW.step`, multiply each parameter in place by
+# `1 - self.lr * self.weight_decay`, then call `super().step(params, grads)`.
 
 
 # %% tags=["solution", "fold"]
@@ -743,263 +1492,166 @@ class AdamW(sm.Adam):
 
     def step(self, params, grads):
         for p in params.values():
-            p *= 1 - self.lr * self.weight_decay  # decay first, outside Adam's normalisation
+            p *= 1 - self.lr * self.weight_decay  # the shrink, outside Adam's normalisation
         super().step(params, grads)  # then Adam's step on the plain gradient
 
 
-# %% [markdown] tags=["deeper"]
-# **Hint.** The derivative of $\frac{\lambda}{2}\theta^2$ is $\lambda\theta$. For `AdamW`, the
-# parent class already does Adam's step: multiply each parameter in place by
-# $1 - \eta\lambda$ (`self.lr`, `self.weight_decay`), then call `super().step(params, grads)`.
-
-
 # %% tags=["fold"]
-# The checker of exercise 6
-def l2_reference(grads, params, weight_decay):
-    return {name: g + weight_decay * params[name] for name, g in grads.items()}
-
-
+# The checker of exercise 10
 class ReferenceAdamW:
-    """torch.optim.AdamW's update, from its definition."""
+    """torch.optim.AdamW's step written out: the shrink by 1 - lr * weight_decay (after Adam's
+    step with ``decay_first=False``), and Adam's update with its default betas and eps."""
 
-    def __init__(self, lr, weight_decay, decay_first=True, decay_with_lr=True):
-        self.lr, self.wd, self.first, self.with_lr = lr, weight_decay, decay_first, decay_with_lr
+    def __init__(self, lr, weight_decay, decay_first=True, shrink=None):
+        self.lr, self.first = lr, decay_first
+        self.shrink = 1 - lr * weight_decay if shrink is None else shrink
         self.m, self.v, self.t = {}, {}, 0
 
     def step(self, params, grads):
         self.t += 1
-        shrink = 1 - (self.lr if self.with_lr else 1.0) * self.wd
         for name, p in params.items():
             g = grads[name]
             if self.first:
-                p *= shrink
+                p *= self.shrink
             self.m[name] = 0.9 * self.m.get(name, 0.0) + 0.1 * g
             self.v[name] = 0.999 * self.v.get(name, 0.0) + 0.001 * g**2
             m_hat, v_hat = self.m[name] / (1 - 0.9**self.t), self.v[name] / (1 - 0.999**self.t)
             p -= self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
             if not self.first:
-                p *= shrink
+                p *= self.shrink
+
+
+def penalty_gradients(params, X, y, weight_decay):
+    """Centred differences of the MSE loss plus weight_decay / 2 * sum(p**2), per tensor."""
+
+    def penalised(name, p):
+        all_params = {**params, name: p}
+        loss = sm.loss_and_grads(all_params, X, y, sm.mse_loss)[0]
+        return loss + weight_decay / 2 * sum(np.sum(q**2) for q in all_params.values())
+
+    return {name: numeric(functools.partial(penalised, name), p) for name, p in params.items()}
 
 
 @checker
 def check_weight_decay(with_l2, AdamW):
-    """with_l2 against finite differences of the penalised loss; AdamW over 30 steps against
+    """with_l2 against penalty_gradients, its arguments unchanged; AdamW over 30 steps against
     ReferenceAdamW, and told apart from Adam with L2 in the gradient."""
     params, X, y = optimizer_problem()
     _, grads = sm.loss_and_grads(params, X, y, sm.mse_loss)
     wd, lr = 0.1, 0.01
-    new = with_l2(grads, {k: p.copy() for k, p in params.items()}, wd)
-
-    def check_tensor(name):
-        def penalised(p):
-            loss = sm.loss_and_grads({**params, name: p}, X, y, sm.mse_loss)[0]
-            return loss + wd / 2 * sum(np.sum(q**2) for q in {**params, name: p}.values())
-
-        g, p = grads[name], params[name]
-        suspects = [
-            ("the gradient of (lambda/2) p**2 is lambda * p, not lambda * p / 2", g + wd * p / 2),
-            ("the gradient of (lambda/2) p**2 is lambda * p, not 2 lambda p", g + 2 * wd * p),
-            ("the penalty's gradient is added, not subtracted", g - wd * p),
-            ("the loss's own gradient is missing: add lambda * p to it", wd * p),
-        ]
-        return compare(
-            f"with_l2 [{name!r}]", new.get(name), numeric(penalised, p), suspects=suspects
-        )
-
-    def check_adamw():
-        got = trajectory(AdamW(lr=lr, weight_decay=wd))
-        suspects = [
-            (
-                "this is Adam with L2 in the gradient: decay the parameters, not the gradient",
-                trajectory(sm.Adam(lr=lr), transform=lambda g, p: l2_reference(g, p, wd)),
-            ),
-            (
-                "the decay comes after Adam's step: decay first",
-                trajectory(ReferenceAdamW(lr, wd, False)),
-            ),
-            (
-                "the decay factor is 1 - lr * weight_decay, not 1 - weight_decay",
-                trajectory(ReferenceAdamW(lr, wd, decay_with_lr=False)),
-            ),
-            ("there is no decay at all", trajectory(sm.Adam(lr=lr))),
-        ]
-        want = trajectory(ReferenceAdamW(lr, wd))
-        return compare_trajectories("AdamW", got, want, suspects)
-
-    return all_of(
-        "with_l2 and AdamW",
-        *(functools.partial(check_tensor, name) for name in params),
-        check_adamw,
-    )
+    with must_not_change("with_l2", grads=grads, params=params):
+        new = yours("with_l2", with_l2, grads, params, wd)
+    if not isinstance(new, dict) or new.keys() != grads.keys():
+        raise Failed(f"with_l2 returned {describe(new)}: return a dict keyed like grads")
+    worst = 0.0
+    for name, right in penalty_gradients(params, X, y, wd).items():
+        got = as_array(f"with_l2(...)[{name!r}]", new[name], right.shape)
+        penalty = right - grads[name]
+        if np.allclose(got, penalty, rtol=1e-6, atol=1e-12):
+            raise Failed(f"with_l2(...)[{name!r}] is the penalty's gradient alone: add the loss's")
+        try:
+            worst = max(worst, compare(f"with_l2(...)[{name!r}]", got, right))
+        except Failed as failure:  # the loss's part is given: say what is wrong with the rest
+            why = diagnose(got - grads[name], penalty)
+            raise Failed(f"{failure}; in its penalty part, {why}", failure.number) from None
+    adamw = yours("AdamW(lr, weight_decay=0.1)", AdamW, lr=lr, weight_decay=wd)
+    got = trajectory(lambda p, g: yours("AdamW.step", adamw.step, p, g))
+    adam_l2 = sm.Adam(lr)
+    suspects = [
+        (
+            ": this is Adam with L2 in the gradient; shrink the parameters instead",
+            trajectory(adam_l2.step, transform=lambda g, p: {k: g[k] + wd * p[k] for k in g}),
+        ),
+        (
+            ": the shrink comes after Adam's step; shrink first",
+            trajectory(ReferenceAdamW(lr, wd, False).step),
+        ),
+        (
+            ": this shrinks by 1 - weight_decay; derive the factor",
+            trajectory(ReferenceAdamW(lr, wd, shrink=1 - wd).step),
+        ),
+        (": there is no shrink at all", trajectory(sm.Adam(lr).step)),
+    ]
+    result = compare_trajectories("AdamW", got, trajectory(ReferenceAdamW(lr, wd).step), suspects)
+    worst = max(worst, result.number)
+    return Result(True, worst, f"PASS: with_l2 and AdamW, largest error {worst:.1e}")
 
 
 # %%
-check_weight_decay(with_l2, AdamW)
+if __name__ == "__main__":
+    check_weight_decay(with_l2, AdamW)
 
 # %% [markdown]
-# Where they differ. The same network, trained for 300 steps four ways with
-# $\lambda = 0.1$: gradient descent and Adam, each with L2 in the loss and with decoupled decay.
-# For each, the size $\lVert \theta \rVert$ of the trained weights and how far apart the two
-# versions end.
+# Your prediction, run: the network of the checker trained 300 steps four ways with
+# $\lambda = 0.1$. For each, the size $\lVert \theta \rVert$ of the trained parameters, and how
+# far apart the two versions end.
+
 
 # %%
-try:
+def compare_decay(with_l2, AdamW, steps=300, lr=0.01, wd=0.1):
+    """Gradient descent and Adam, each with L2 in the gradient and with the decoupled shrink."""
 
-    def decayed(optimizer, lr, wd):
-        """A step that first shrinks every parameter by 1 - lr * wd, then calls ``optimizer``."""
+    def shrink_then(step):
+        def decayed(params, grads):
+            for p in params.values():
+                p *= 1 - lr * wd
+            step(params, grads)
 
-        class Decayed:
-            def step(self, params, grads):
-                for p in params.values():
-                    p *= 1 - lr * wd
-                optimizer.step(params, grads)
+        return decayed
 
-        return Decayed()
-
-    lr, wd = 0.01, 0.1
-    for label, l2_run, decoupled_run in [
-        (
-            "gradient descent",
-            trajectory(sm.SGD(lr), 300, transform=lambda g, p: with_l2(g, p, wd)),
-            trajectory(decayed(sm.SGD(lr), lr, wd), 300),
+    l2 = functools.partial(with_l2, weight_decay=wd)
+    runs = {
+        "gradient descent": (
+            trajectory(sm.SGD(lr).step, steps, transform=l2),
+            trajectory(shrink_then(sm.SGD(lr).step), steps),
         ),
-        (
-            "Adam",
-            trajectory(sm.Adam(lr), 300, transform=lambda g, p: with_l2(g, p, wd)),
-            trajectory(AdamW(lr, weight_decay=wd), 300),
+        "Adam": (
+            trajectory(sm.Adam(lr).step, steps, transform=l2),
+            trajectory(AdamW(lr, weight_decay=wd).step, steps),
         ),
-    ]:
-        gap = np.abs(l2_run[-1] - decoupled_run[-1]).max()
+    }
+    for label, (with_penalty, decoupled) in runs.items():
+        gap = np.abs(with_penalty[-1] - decoupled[-1]).max()
         print(
-            f"{label:16s}  |theta| with L2 {np.linalg.norm(l2_run[-1]):.4f}, "
-            f"decoupled {np.linalg.norm(decoupled_run[-1]):.4f}, largest difference {gap:.1e}"
+            f"{label:16s} |theta| with L2 {np.linalg.norm(with_penalty[-1]):.4f}, "
+            f"decoupled {np.linalg.norm(decoupled[-1]):.4f}, largest difference {gap:.1e}"
         )
-except NotImplementedError:
-    print("not written yet: write with_l2 and AdamW first")
+
+
+if __name__ == "__main__":
+    try:
+        compare_decay(with_l2, AdamW)
+    except NotImplementedError:
+        print("(the four runs appear here once with_l2 and AdamW are written)")
 
 # %% [markdown]
-# With gradient descent the two runs end at the same point, to rounding. With Adam they end far
-# apart: here L2 in the loss shrinks the weights much more than decoupled decay with the same
-# $\lambda$, because the many weights with small gradients have their L2 term normalised up to a
-# step of about $\eta$. With Adam, an L2 coefficient and a weight decay are different knobs.
+# With gradient descent the two end at the same point, to rounding: there they are one method.
+# With Adam they end far apart, and L2 in the gradient leaves the smaller weights. Adam divides
+# each gradient by the running size of that parameter's gradients, the L2 term included: a
+# weight whose loss gradient is small has its $\lambda\theta$ scaled up to a step of about
+# $\eta$ towards 0, whatever $\lambda$ is. AdamW's shrink stays outside that division, so every
+# weight shrinks by the same factor. With Adam, an L2 coefficient and a weight decay are two
+# different knobs.
 
 
 # %% [markdown]
-# ## 7. The mini-batch loop
+# ## 11. The backward pass of batch normalisation
 #
-# **What to do.** Write `minibatch_train(params, X, y, loss_fn, optimizer, steps, batch_size,
-# rng)`: `steps` steps of training on mini-batches, returning the loss of every step (the batch's
-# loss, before that step's update), in exactly the order `sm.train` uses:
-#
-# - an epoch starts with `order = rng.permutation(N)`, a fresh shuffle of the $N$ rows;
-# - the steps of an epoch take consecutive slices of it: `order[0:batch_size]`, then
-#   `order[batch_size:2 * batch_size]`, and so on;
-# - when the rows left are too few to fill a batch, they are skipped and a new epoch starts.
-#
-# **Why it matters.** A step on a batch of $B$ rows costs $B/N$ of a full-batch step, and its
-# gradient is an unbiased estimate of the full one. Shuffling every epoch keeps consecutive
-# batches from repeating the same pattern; skipping a short last batch keeps every step's
-# gradient a mean over the same number of rows. The checker runs yours and `sm.train` from the
-# same seed on 10 rows with batches of 3 and reports the first step whose loss differs.
-
-
-# %%
-def minibatch_train(params, X, y, loss_fn, optimizer, steps, batch_size, rng):
-    """Train ``params`` in place on mini-batches; return the loss of every step."""
-    raise NotImplementedError
-
-
-# %% tags=["solution", "fold"]
-# Solution: minibatch_train
-def minibatch_train(params, X, y, loss_fn, optimizer, steps, batch_size, rng):
-    """Train ``params`` in place on mini-batches; return the loss of every step."""
-    N = X.shape[0]
-    losses = []
-    order, position = None, N  # no epoch yet: the first step starts one
-    for _ in range(steps):
-        if position + batch_size > N:  # too few rows left for a batch: a new epoch
-            order, position = rng.permutation(N), 0
-        rows = order[position : position + batch_size]
-        position += batch_size
-        loss, grads = sm.loss_and_grads(params, X[rows], y[rows], loss_fn)
-        optimizer.step(params, grads)
-        losses.append(float(loss))
-    return losses
-
-
-# %% [markdown] tags=["deeper"]
-# **Hint.** Keep two variables across steps: the current `order` and the `position` of the next
-# batch in it. Start with `position = N`, so that the first step finds no rows left and draws the
-# first permutation. Take the batch's rows with `X[rows]` and `y[rows]`.
-
-
-# %% tags=["fold"]
-# The checker of exercise 7
-@checker
-def check_minibatch_train(minibatch_train):
-    """12 steps, N = 10, batch_size = 3 (three batches an epoch, one row skipped), SGD, against
-    sm.train with the same seed: the first step whose loss differs."""
-    rng = np.random.default_rng(7)
-    start = sm.init_mlp([2, 6, 1], rng)
-    X, y = rng.standard_normal((10, 2)), rng.standard_normal((10, 1))
-    sizes = []
-
-    def recording_mse(out, y):
-        sizes.append(out.shape[0])
-        return sm.mse_loss(out, y)
-
-    def run(fn):
-        params = {k: p.copy() for k, p in start.items()}
-        return fn(params, X, y, recording_mse, sm.SGD(lr=0.1), 12, 3, np.random.default_rng(0))
-
-    want = run(sm.train)
-    sizes.clear()
-    got = run(minibatch_train)
-    step = first_difference([np.float64(v) for v in got], [np.float64(v) for v in want], 1e-12)
-    if step is None:
-        return Result(True, 0, "PASS: minibatch_train, all 12 losses equal sm.train's")
-    if any(size != 3 for size in sizes):
-        hint = f"a batch of {min(sizes)} rows was used: skip the rows too few for a batch"
-    elif step == 0:
-        hint = "the first batch is rows order[:batch_size] of order = rng.permutation(N)"
-    elif step % 3 == 0:
-        hint = "a new epoch draws a new rng.permutation(N)"
-    elif len(got) != len(want):
-        hint = f"it returned {len(got)} losses for 12 steps"
-    else:
-        hint = "take consecutive slices of the permutation, and the loss before the update"
-    return Result(
-        False, step, f"FAIL: minibatch_train, the first step that differs is step {step}: {hint}"
-    )
-
-
-# %%
-check_minibatch_train(minibatch_train)
-
-# %% [markdown]
-# ## 8. The backward pass of batch normalisation
-#
-# **What to do.** Batch normalisation standardises each column of $Z$ $(N, D)$ over the batch,
-# then scales and shifts it with learned $\gamma$ and $\beta$, both $(1, D)$:
+# Batch normalisation standardises each column of $Z$ $(N, D)$ over the batch, then scales and
+# shifts it with learned $\gamma$ and $\beta$, both $(1, D)$:
 #
 # $$\mu = \frac{1}{N}\sum_n Z_{n,:}, \qquad \sigma^2 = \frac{1}{N}\sum_n (Z_{n,:} - \mu)^2,
 #   \qquad \hat Z = \frac{Z - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad
 #   \mathrm{out} = \gamma \odot \hat Z + \beta.$$
 #
-# `batchnorm_forward` below is given. Write `batchnorm_backward(d_out, cache)`, returning
-# `(d_Z, d_gamma, d_beta)` with the shapes of `Z`, `gamma` and `beta`.
+# Every output of a column depends on every input of that column, through $\mu$ and $\sigma^2$.
 #
-# **Why it matters.** It is the classic hard backward pass: $\mu$ and $\sigma^2$ depend on every
-# row of $Z$, so each output depends on every input of its column, not just its own. Write
-# $G = \texttt{d\_out}$ and $\texttt{d\_Z\_hat} = G \odot \gamma$. The parameters are easy:
-# $\texttt{d\_beta} = \sum_n G_{n,:}$ and $\texttt{d\_gamma} = \sum_n (G \odot \hat Z)_{n,:}$.
-# For $Z$, the chain rule through $\hat Z$, $\mu$ and $\sigma^2$ sums to
+# **What to write.** `batchnorm_forward` below is given. Write `batchnorm_backward(d_out,
+# cache)`, returning `(d_Z, d_gamma, d_beta)` with the shapes of $Z$, $\gamma$ and $\beta$.
+# Derive it on paper first; it changes neither argument.
 #
-# $$\texttt{d\_Z} = \frac{1}{N \sqrt{\sigma^2 + \epsilon}} \Big( N\, \texttt{d\_Z\_hat}
-#   - \sum_n \texttt{d\_Z\_hat}_{n,:} - \hat Z \odot \sum_n (\texttt{d\_Z\_hat} \odot \hat Z)_{n,:}
-#   \Big) \quad (N, D).$$
-#
-# The two sums are the paths through $\mu$ and through $\sigma^2$. Derive it on paper first.
+# **What the checker compares.** Each of the three with centred finite differences of
+# $\sum \mathrm{out} \odot G$ for a given $G$, on $N = 6$ rows and $D = 4$ columns.
 
 
 # %%
@@ -1020,6 +1672,21 @@ def batchnorm_backward(d_out, cache):
     raise NotImplementedError
 
 
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** $\beta$ and $\gamma$ are like a bias and a weight: $\mathtt{d\_beta} = \sum_n
+# G_{n,:}$ and $\mathtt{d\_gamma} = \sum_n (G \odot \hat Z)_{n,:}$. For $Z$, work with
+# $\mathtt{d\_Z\_hat} = G \odot \gamma$. Each $Z_{nd}$ reaches the loss three ways: through
+# $\hat Z_{nd}$ with weight $1/\sqrt{\sigma^2 + \epsilon}$, through $\mu$ (weight $1/N$), and
+# through $\sigma^2$ (weight $2(Z_{nd} - \mu)/N$). With $\partial L/\partial \mu = -\sum_n
+# \mathtt{d\_Z\_hat}_{n,:} / \sqrt{\sigma^2+\epsilon}$ and $\partial L/\partial \sigma^2 =
+# -\tfrac12 (\sigma^2+\epsilon)^{-3/2} \sum_n \mathtt{d\_Z\_hat}_{n,:} (Z - \mu)_{n,:}$, add the
+# three and factor out $1/(N\sqrt{\sigma^2+\epsilon})$:
+#
+# $$\mathtt{d\_Z} = \frac{1}{N \sqrt{\sigma^2 + \epsilon}} \Big( N\, \mathtt{d\_Z\_hat}
+#   - \sum_n \mathtt{d\_Z\_hat}_{n,:} - \hat Z \odot \sum_n (\mathtt{d\_Z\_hat} \odot \hat Z)_{n,:}
+#   \Big).$$
+
+
 # %% tags=["solution", "fold"]
 # Solution: batchnorm_backward
 def batchnorm_backward(d_out, cache):
@@ -1029,96 +1696,136 @@ def batchnorm_backward(d_out, cache):
     d_beta = d_out.sum(axis=0, keepdims=True)  # (1, D)
     d_gamma = (d_out * Z_hat).sum(axis=0, keepdims=True)  # (1, D)
     d_Z_hat = d_out * gamma  # (N, D)
-    d_Z = (
-        inv_std
-        / N
-        * (
-            N * d_Z_hat
-            - d_Z_hat.sum(axis=0, keepdims=True)  # the path through mu
-            - Z_hat * (d_Z_hat * Z_hat).sum(axis=0, keepdims=True)  # the path through sigma^2
-        )
-    )  # (N, D)
+    through_mu = d_Z_hat.sum(axis=0, keepdims=True)  # (1, D)
+    through_var = Z_hat * (d_Z_hat * Z_hat).sum(axis=0, keepdims=True)  # (N, D)
+    d_Z = inv_std / N * (N * d_Z_hat - through_mu - through_var)  # (N, D)
     return d_Z, d_gamma, d_beta
 
 
-# %% [markdown] tags=["deeper"]
-# **Hint.** Work with $\hat Z$ rather than $Z$. Then
-#
-# $$\frac{\partial L}{\partial \sigma^2} = -\tfrac12 (\sigma^2+\epsilon)^{-3/2} \sum_n
-#   \mathtt{d\_Z\_hat}_{n,:} (Z - \mu)_{n,:}$$
-#
-# and $\partial L/\partial \mu = -(\sigma^2+\epsilon)^{-1/2} \sum_n \mathtt{d\_Z\_hat}_{n,:}$ (the
-# term of $\partial \sigma^2 / \partial \mu$ is a sum of $Z - \mu$, which is 0). Each $Z_{nd}$
-# reaches the loss three ways: through $\hat Z_{nd}$ with weight $(\sigma^2+\epsilon)^{-1/2}$,
-# through $\mu$ with weight $1/N$, and through $\sigma^2$ with weight $2(Z_{nd} - \mu)/N$. Add
-# the three and factor out $(\sigma^2+\epsilon)^{-1/2}/N$. Every sum keeps `keepdims=True`.
-
-
 # %% tags=["fold"]
-# The checker of exercise 8
+# The checker of exercise 11
 @checker
 def check_batchnorm_backward(batchnorm_backward):
-    """d_Z, d_gamma and d_beta against finite differences of sum(batchnorm_forward(...) * G)."""
-    rng = np.random.default_rng(8)
+    """d_beta, d_gamma and d_Z against centred differences of sum(batchnorm_forward(...) * G).
+    The likely mistakes are measured the same way, with mu or sigma^2 held fixed."""
+    rng = np.random.default_rng(11)
     Z = 2 * rng.standard_normal((6, 4)) + 1
     gamma, beta = rng.standard_normal((1, 4)), rng.standard_normal((1, 4))
     G = rng.standard_normal((6, 4))
     _, cache = batchnorm_forward(Z, gamma, beta)
-    d_Z, d_gamma, d_beta = batchnorm_backward(G.copy(), cache)
-    Z_hat, _, inv_std = cache
-    d_Z_hat = G * gamma
+    with must_not_change("batchnorm_backward", d_out=G, cache=cache):
+        result = yours("batchnorm_backward", batchnorm_backward, G, cache)
+    d_Z, d_gamma, d_beta = unpack("batchnorm_backward", result, ["d_Z", "d_gamma", "d_beta"])
+
+    def loss(z, g=gamma, b=beta, mu=None, var=None):
+        """sum(out * G), with mu or var held at the values given."""
+        m = z.mean(axis=0, keepdims=True) if mu is None else mu
+        v = ((z - m) ** 2).mean(axis=0, keepdims=True) if var is None else var
+        return np.sum((g * (z - m) / np.sqrt(v + 1e-5) + b) * G)
+
+    mu, var = Z.mean(axis=0, keepdims=True), Z.var(axis=0, keepdims=True)
     suspects = [
         (
-            "it treats mu and sigma^2 as constants: add the paths through them",
-            d_Z_hat * inv_std,
+            "it holds mu and sigma^2 fixed: Z reaches the loss through them too",
+            numeric(lambda z: loss(z, mu=mu, var=var), Z),
         ),
-        (
-            "the path through sigma^2 is missing",
-            inv_std * (d_Z_hat - d_Z_hat.mean(axis=0, keepdims=True)),
-        ),
-        (
-            "the path through mu is missing",
-            inv_std * (d_Z_hat - Z_hat * (d_Z_hat * Z_hat).mean(axis=0, keepdims=True)),
-        ),
-        ("gamma is missing: d_Z_hat = d_out * gamma", batchnorm_backward_reference(G, cache, 1.0)),
+        ("the path through sigma^2 is missing", numeric(lambda z: loss(z, var=var), Z)),
+        ("the path through mu is missing", numeric(lambda z: loss(z, mu=mu), Z)),
+        ("gamma is missing from d_Z", numeric(lambda z: loss(z, g=np.ones_like(gamma)), Z)),
     ]
-    return all_of(
-        "batchnorm_backward",
-        lambda: compare(
-            "d_beta", d_beta, numeric(lambda b: np.sum(batchnorm_forward(Z, gamma, b)[0] * G), beta)
-        ),
-        lambda: compare(
-            "d_gamma",
-            d_gamma,
-            numeric(lambda g: np.sum(batchnorm_forward(Z, g, beta)[0] * G), gamma),
-        ),
-        lambda: compare(
-            "d_Z",
-            d_Z,
-            numeric(lambda z: np.sum(batchnorm_forward(z, gamma, beta)[0] * G), Z),
-            N=Z.shape[0],
-            suspects=suspects,
-        ),
+    worst = max(
+        compare("d_beta", d_beta, numeric(lambda b: loss(Z, b=b), beta)),
+        compare("d_gamma", d_gamma, numeric(lambda g: loss(Z, g=g), gamma)),
+        compare("d_Z", d_Z, numeric(loss, Z), N=6, suspects=suspects),
     )
-
-
-def batchnorm_backward_reference(d_out, cache, gamma=None):
-    """d_Z of the derivation above; with ``gamma`` given, that gamma instead of the cache's."""
-    Z_hat, cached_gamma, inv_std = cache
-    d_Z_hat = d_out * (cached_gamma if gamma is None else gamma)
-    N = d_out.shape[0]
-    sum_path = d_Z_hat.sum(axis=0, keepdims=True)
-    var_path = Z_hat * (d_Z_hat * Z_hat).sum(axis=0, keepdims=True)
-    return inv_std / N * (N * d_Z_hat - sum_path - var_path)
+    return Result(True, worst, f"PASS: batchnorm_backward, largest error {worst:.1e}")
 
 
 # %%
-check_batchnorm_backward(batchnorm_backward)
+if __name__ == "__main__":
+    check_batchnorm_backward(batchnorm_backward)
+
+# %% [markdown]
+# ## 12. Capstone: a digit classifier
+#
+# scikit-learn's 8×8 digits: 1,797 small images of handwritten digits, each 64 pixel values from
+# 0 to 16, labelled 0 to 9. The checker holds a quarter of them out; your code never sees them.
+#
+# **What to write.** `train_digits(X, labels, rng)`: train a classifier on the training images
+# `X` $(N, 64)$ and their `labels` $(N,)$ with this project's functions (`sm.init_mlp`,
+# `sm.train` or your `train_loop`, an optimizer, `sm.softmax_cross_entropy`, `sm.predict`),
+# drawing every random number from `rng`, and return a function `classify(images)` that gives the
+# predicted label of each row of `images`. Leave `X` and `labels` unchanged. Run exercise 7's
+# checks on your network before training it.
+#
+# **What the checker compares.** The accuracy of `classify` on the held-out quarter, 449 images:
+# at least 95% passes.
+
+
+# %%
+def train_digits(X, labels, rng):
+    """Train a classifier on ``X`` (N, 64) and ``labels`` (N,); return ``classify(images)``."""
+    raise NotImplementedError
+
+
+# %% [markdown] tags=["deeper", "hint"]
+# **Hint.** Divide the pixels by 16, in `classify` too: with raw values up to 16, the start is
+# far from chance (exercise 7). A network $[64, 64, 10]$, `sm.Adam(lr=0.01)` and batches of 64
+# rows for 300 steps (about 14 epochs) train in a fraction of a second.
+
+
+# %% tags=["solution", "fold"]
+# Solution: train_digits
+def train_digits(X, labels, rng):
+    """Train a classifier on ``X`` (N, 64) and ``labels`` (N,); return ``classify(images)``."""
+    params = sm.init_mlp([64, 64, 10], rng)
+    optimizer = sm.Adam(lr=0.01)
+    sm.train(params, X / 16, labels, sm.softmax_cross_entropy, optimizer, 300, 64, rng)
+
+    def classify(images):
+        return sm.predict(params, images / 16)
+
+    return classify
+
+
+# %% tags=["fold"]
+# The checker of exercise 12
+@checker
+def check_digits(train_digits):
+    """The held-out accuracy of what train_digits returns: at least 95%."""
+    X, labels = digits()
+    X_train, labels_train, X_test, labels_test = sm.split(X, labels, np.random.default_rng(12))
+    with must_not_change("train_digits", X=X_train, labels=labels_train):
+        classify = yours(
+            "train_digits", train_digits, X_train, labels_train, np.random.default_rng(0)
+        )
+    with must_not_change("classify", images=X_test):
+        predicted = yours("classify", classify, X_test)
+    if getattr(predicted, "shape", None) == (len(X_test), 10):
+        raise Failed(
+            "classify returned 10 numbers per image: return the label, the largest's index"
+        )
+    predicted = as_array("classify(images)", predicted, labels_test.shape)
+    accuracy = float(np.mean(predicted == labels_test))
+    if not accuracy >= 0.95:
+        why = ": about chance, is the network trained?" if accuracy < 0.2 else ""
+        raise Failed(f"held-out accuracy {accuracy:.1%}, below the 95% needed{why}", accuracy)
+    return Result(
+        True,
+        accuracy,
+        f"PASS: held-out accuracy {accuracy:.1%} on {len(X_test)} images (95% needed)",
+    )
+
+
+# %%
+if __name__ == "__main__":
+    check_digits(train_digits)
 
 # %% [markdown]
 # ## Where to go next
 #
-# Every checker above is an ordinary function defined in the folded cells: read one to see how
-# it decides. The same tools check anything you add to the network: a forward/backward pair goes
-# into `activation=`, a loss into `loss_fn`, and `sm.grad_check` compares the result with finite
-# differences, entry by entry.
+# Every checker is an ordinary function in the folded cells: read one to see how it decides. The
+# same tools check anything you add to a network: a forward/backward pair goes into
+# `activation=`, a loss into `loss_fn`, and `sm.grad_check` compares the result with finite
+# differences, entry by entry. [When it breaks](../failure_modes/) shows, bug by bug, what the
+# tables of exercise 8 look like on bigger networks.
