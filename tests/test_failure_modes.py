@@ -35,23 +35,17 @@ def test_a_forgotten_relu_mask_gets_every_first_layer_entry_wrong_by_no_single_f
 
 
 @pytest.mark.parametrize("bug", [fm.MSE_NO_MEAN, fm.SOFTMAX_NO_MEAN], ids=lambda bug: bug.name)
-def test_a_forgotten_mean_is_the_batch_size_in_every_tensor(bug):
+def test_a_forgotten_mean_is_the_batch_size_in_every_tensor_and_a_rate_that_many_times_larger(bug):
     N = len(bug.bench()[1])
     for row in bug.report().values():
         assert row["max_rel_error"] == pytest.approx(1 - 1 / N, rel=1e-6)
     assert bug.ratios() == pytest.approx(dict.fromkeys(bug.affected, N), rel=1e-6)
-
-
-def test_a_forgotten_mean_is_a_learning_rate_n_times_larger_and_adam_cancels_it():
-    N = len(fm.sine_bench()[1])
-    buggy = fm.train_sine(fm.mse_loss_no_mean, sm.SGD(lr=1e-5), steps=300)
-    np.testing.assert_allclose(buggy, fm.train_sine(sm.mse_loss, sm.SGD(N * 1e-5), 300), rtol=1e-12)
-    assert buggy[-1] < fm.train_sine(sm.mse_loss, sm.SGD(lr=1e-5), steps=300)[-1] / 2  # "faster"
-    correct, buggy = (
-        np.array(fm.train_sine(loss_fn, sm.Adam(lr=0.01), steps=500))
-        for loss_fn in (sm.mse_loss, fm.mse_loss_no_mean)
+    buggy = sm.train(*bug.bench(), bug.buggy_loss_fn, sm.SGD(lr=1e-5), steps=100)
+    correct, faster = (
+        sm.train(*bug.bench(), bug.loss_fn, sm.SGD(lr), 100) for lr in (1e-5, N * 1e-5)
     )
-    assert np.max(np.abs(correct - buggy) / correct) < 1e-5
+    np.testing.assert_allclose(buggy, faster, rtol=1e-12)
+    assert buggy[-1] < correct[-1]  # with SGD the bug looks like an improvement
 
 
 def test_a_transposed_dw_is_the_numerical_one_transposed_and_on_a_row_the_same_numbers():
@@ -98,7 +92,7 @@ def test_the_top_curvature_decides_which_rate_blows_up_which_crawls_and_which_tr
     assert norm > 100 * fm.gradient_norm(right, X, y, sm.mse_loss)
 
 
-def test_adams_bugs_take_steps_off_their_formula_yet_leave_a_healthy_loss_curve():
+def test_adam_with_t_per_tensor_corrects_each_tensor_with_the_wrong_t():
     grads = sm.loss_and_grads(*fm.sine_bench(), sm.mse_loss)[1]  # four tensors, four scales
     optimizer, k, T = fm.AdamPerParameterT(lr=0.01), np.arange(1, 1001), len(grads)
     sizes = list(fm.step_sizes(optimizer, grads, 1000).values())
@@ -108,12 +102,18 @@ def test_adams_bugs_take_steps_off_their_formula_yet_leave_a_healthy_loss_curve(
         np.testing.assert_allclose(size, expected, rtol=1e-5)
     assert optimizer.t == T * 1000
     assert all(size[0] < 1 for size in sizes[1:]) and np.max(sizes) < math.sqrt(T)
-    runs = {
-        name: fm.train_sine(sm.mse_loss, make(), 300) for name, make in fm.ADAM_VARIANTS.items()
-    }
+
+
+def test_adams_bugs_and_a_lost_mean_under_adam_leave_a_healthy_loss_curve():
+    adam, lost_mean = (
+        np.array(fm.train_sine(loss_fn, sm.Adam(lr=0.01), 500))
+        for loss_fn in (sm.mse_loss, fm.mse_loss_no_mean)
+    )
+    assert np.max(np.abs(lost_mean - adam) / adam) < 1e-5  # Adam divides the factor out
+    buggy = ("no bias correction", "t per tensor")
+    runs = {name: fm.train_sine(sm.mse_loss, fm.ADAM_VARIANTS[name](), 300) for name in buggy}
     assert runs["no bias correction"][1] > runs["no bias correction"][0]  # it jumps up once
-    for name in ("no bias correction", "t per tensor"):  # and ends a little lower than Adam
-        assert 0.8 * runs["Adam"][-1] < runs[name][-1] < runs["Adam"][-1]
+    assert all(0.8 * adam[299] < run[-1] < adam[299] for run in runs.values())  # lower at 300
 
 
 @pytest.mark.parametrize("start", fm.DEAD_STARTS)
@@ -142,6 +142,8 @@ def test_a_zero_start_learns_only_b2_or_moves_every_unit_in_lockstep_and_hides_a
     params, losses = fm.train_zero_init(0.1, steps=300)
     assert np.abs(params["W1"]).max() > 0.01  # the units learn...
     assert all(spread == 0 for spread in fm.unit_spread(params).values())  # ...in lockstep
+    distinct = {name: p + np.arange(p.size).reshape(p.shape) for name, p in params.items()}
+    assert min(fm.unit_spread(distinct).values()) > 0  # as it would say of distinct units
     # So the network bends once, and no line with one bend fits: far above the noise.
     x, t = X.ravel(), y.ravel()
     one_bend = min(
@@ -219,7 +221,8 @@ def test_float32_differences_miss_by_about_eps_loss_over_h_whatever_h():
     rounding = np.finfo(np.float32).eps * loss / 1e-5  # a loss's rounding error, over h
     assert all(np.any(e > 1e-8 + 1e-6 * np.abs(numeric[n])) for n, e in errors.items())  # all fail
     assert rounding / 10 < max(e.max() for e in errors.values()) < rounding
-    assert fm.error_versus_h(np.float32, fm.STEPS_H["float32"]).min() > 1e-3  # the V's bottom
+    wide, best, narrow = fm.error_versus_h(np.float32, fm.STEPS_H["float32"][2:5])  # h near 3e-3
+    assert min(wide, narrow) > best > 1e-3  # the bottom of the V, still far above rtol
     assert fm.error_versus_h(np.float64, [3e-4])[0] < 1e-9
 
 

@@ -35,7 +35,8 @@ def test_both_sets_are_scored_on_the_parameters_train_has_at_that_moment():
 
 def test_small_batches_reach_the_threshold_on_fewer_examples_but_more_updates(held_out_run):
     _, X, y = mb.article_problem()
-    seen = {b: mb.train_logged(1200, {"training": (X, y)}, batch_size=b)[1] for b in (1, 16)}
+    runs = {1: 1200, 16: 400}  # updates enough to cross it
+    seen = {b: mb.train_logged(n, {"training": (X, y)}, batch_size=b)[1] for b, n in runs.items()}
     seen = {b: mb.examples_to_threshold(log, b) for b, log in seen.items()}
     seen[200] = mb.examples_to_threshold(held_out_run[1], 200)  # all rows at every update
     assert seen[1] < seen[16] < seen[200] / 4

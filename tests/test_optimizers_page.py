@@ -22,18 +22,30 @@ def roots(lr_lambda, mu):
     return np.roots([1, -(1 + mu - lr_lambda), mu])
 
 
-def test_the_bowl_has_curvatures_10_and_0_2_along_axes_turned_by_30_degrees():
-    np.testing.assert_allclose(np.linalg.eigvalsh(op.A), [0.2, 10.0])
-    np.testing.assert_allclose(op.A @ op.AXES, op.AXES * [10.0, 0.2], atol=1e-12)
-    assert abs(op.AXES[0, 0]) == pytest.approx(np.cos(np.radians(30)))
-
-
 @pytest.mark.parametrize(
-    ("lr", "steep", "flat"), [(0.18, -0.8, 0.964), (0.19, -0.9, 0.962), (0.21, -1.1, 0.958)]
+    ("make", "axis", "ratio"),  # axis 0 is the steep one (curvature 10), 1 the flat one (0.2)
+    [
+        (lambda: sm.SGD(lr=0.18), 0, -0.8),
+        (lambda: sm.SGD(lr=0.18), 1, 0.964),
+        (lambda: sm.SGD(lr=0.19), 0, -0.9),
+        (lambda: sm.SGD(lr=0.21), 0, -1.1),  # past 2 / lambda: a zigzag that grows
+        (lambda: sm.SGD(lr=0.05, momentum=0.8), 1, max(roots(0.05 * 0.2, 0.8).real)),
+        (lambda: sm.SGD(lr=0.37, momentum=0.8), 0, min(roots(0.37 * 10, 0.8).real)),  # < -1
+    ],
 )
-def test_sgd_multiplies_each_axis_distance_by_one_minus_lr_lambda(lr, steep, flat):
-    for c, factor in zip(along(op.descend(sm.SGD(lr=lr), steps=10)), (steep, flat), strict=True):
-        np.testing.assert_allclose(c[1:] / c[:-1], factor, rtol=1e-9)
+def test_each_axis_of_the_bowl_shrinks_or_grows_by_the_factor_its_recurrence_predicts(
+    make, axis, ratio
+):
+    c = along(op.descend(make()))[axis]
+    np.testing.assert_allclose(c[-5:] / c[-6:-1], ratio, rtol=1e-3)
+
+
+def test_on_a_bowl_turned_by_30_degrees_momentum_beats_sgd_at_its_best_rate():
+    np.testing.assert_allclose(np.linalg.eigvalsh(op.A), [0.2, 10.0])
+    assert abs(op.AXES[0, 0]) == pytest.approx(np.cos(np.radians(30)))
+    sgd, momentum = op.descend(sm.SGD(lr=0.18)), op.descend(sm.SGD(lr=0.05, momentum=0.8))
+    assert op.bowl_loss(momentum)[-1] < op.bowl_loss(sgd)[-1] / 10
+    assert along(momentum)[1][-1] < along(sgd)[1][-1] / 4  # by the flat axis
 
 
 @pytest.mark.parametrize(("lr", "mu"), [(0.05, 0.8), (0.02, 0.9), (0.35, 0.8)])
@@ -58,20 +70,6 @@ def test_momentums_roots_have_size_sqrt_mu_inside_the_stated_range_and_are_stabl
     np.testing.assert_array_equal((size.max(axis=1) < 1)[clear], (lr_lambda < limit)[clear])
 
 
-def test_momentum_past_2_one_plus_mu_over_lambda_grows_by_its_real_root_beyond_minus_1():
-    outside = along(op.descend(sm.SGD(lr=0.37, momentum=0.8)))[0]  # the limit: 0.36
-    root = min(roots(0.37 * 10.0, 0.8).real)
-    assert root < -1 and outside[-1] / outside[-2] == pytest.approx(root, rel=1e-3)
-
-
-def test_momentum_beats_sgd_at_its_best_rate_because_of_the_flat_axis():
-    sgd, momentum = op.descend(sm.SGD(lr=0.18)), op.descend(sm.SGD(lr=0.05, momentum=0.8))
-    assert op.bowl_loss(momentum)[-1] < op.bowl_loss(sgd)[-1] / 10
-    flat = along(momentum)[1]
-    assert flat[-1] / flat[-2] == pytest.approx(max(roots(0.05 * 0.2, 0.8).real), rel=1e-3)
-    assert flat[-1] < along(sgd)[1][-1] / 4
-
-
 T = np.arange(1, 1001)[:, None]  # the steps, as a column
 
 
@@ -88,25 +86,22 @@ def test_a_steady_gradients_steps_follow_the_running_means_of_a_constant(make, m
     g = np.abs(op.STEADY_GRADIENT)  # two coordinates, 50,000 times apart
     steps = op.steady_steps(make(), op.STEADY_GRADIENT, 1000) / 0.01
     np.testing.assert_allclose(steps, m_bias * g / (np.sqrt(v_bias) * g + 1e-8), rtol=1e-9)
-
-
-@pytest.mark.parametrize(
-    ("make", "size"), [(lambda: sm.RMSProp(lr=0.3), 3.0), (lambda: sm.Adam(lr=0.5), 0.5)]
-)
-def test_the_first_step_on_the_bowl_is_the_same_in_both_coordinates(make, size):
-    np.testing.assert_allclose(np.abs(op.descend(make(), 1)[1] - op.START), size, rtol=1e-6)
+    first = np.abs(op.descend(make(), 1)[1] - op.START) / 0.01  # another gradient, same step
+    np.testing.assert_allclose(first, steps[0, 1], rtol=1e-6)
 
 
 def test_adams_steps_on_the_network_are_lr_at_first_then_short_where_the_gradient_flipped():
     params, X, y = step_size.article_start()
     lr, beta1, beta2, eps = 0.01, 0.9, 0.999, 1e-8
-    optimizer, gradients, steps = sm.Adam(lr=lr), [], []
+    optimizer, gradients, losses, steps = sm.Adam(lr=lr), [], [], []
     for _ in range(3):
         before = step_size.flat(params)
         gradients.append(step_size.gradient(params, X, y))
-        sm.train(params, X, y, sm.mse_loss, optimizer, steps=1)
+        losses += sm.train(params, X, y, sm.mse_loss, optimizer, steps=1)
         steps.append(np.abs(step_size.flat(params) - before))
     g, steps = np.array(gradients), np.array(steps)  # (3, 193): t = 1, 2, 3
+    table = op.largest_and_smallest_steps(sm.Adam(lr=lr), *step_size.article_start(), 3)
+    assert table == list(zip(losses, steps.max(axis=1), steps.min(axis=1), strict=True))
     np.testing.assert_allclose(steps[0], lr, rtol=1e-5)  # every parameter, whatever its gradient
     # Step 3 from Adam's equations: m and v are weighted sums of the three gradients.
     m_hat = ((1 - beta1) * beta1 ** np.arange(2, -1, -1)) @ g / (1 - beta1**3)
