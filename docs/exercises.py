@@ -418,8 +418,8 @@ def check_by_hand(by_hand):
             raise Failed(f"{name} is not filled in")
         got = as_array(name, by_hand[name])
         if got.shape != want.shape:
-            rows, columns = want.shape
-            raise Failed(f"{name} has shape {got.shape}: write it as {rows} rows of {columns}")
+            hint = shape_hint(got.shape, want.shape) or ": one list per row"
+            raise Failed(f"{name} has shape {got.shape}, not {want.shape}{hint}")
         wrong = np.argwhere(~np.isclose(got, want, rtol=1e-6, atol=1e-6))
         if len(wrong):
             i, j = map(int, wrong[0])
