@@ -35,9 +35,10 @@
 # From a copy of the project, `python docs/exercises.py` runs this page, solutions included.
 #
 # **How the checkers decide.** Gradients are compared with centred finite differences in
-# float64 (section 3's `numerical_gradient`), optimizers with their definitions written out,
-# step by step. A function that changes its arguments fails, and an error raised in your code
-# is reported as yours, in one line, without stopping the notebook.
+# float64 (section 3's `numerical_gradient`); optimizers with their definitions, written out
+# step by step; a loop by what it hands `scratch_mlp` and what it achieves. A function that
+# changes its arguments fails, and an error raised in your code is reported as yours, in one
+# line, without stopping the notebook.
 
 # %% tags=["fold"]
 # Imports, and the tools every checker shares
@@ -519,8 +520,8 @@ if __name__ == "__main__":
 #
 # **What to write.** Your three numbers, in `predictions`.
 #
-# **What the checker compares.** Each prediction with the run below, which it repeats; within
-# 2% passes.
+# **What the checker compares.** Each prediction with what the three runs measure (the cell
+# before the checker's call prints it); within 2% passes.
 
 # %%
 predictions = {
@@ -548,8 +549,8 @@ predictions = {
 }
 
 
-# %% tags=["answer"]
-# The three runs (open after writing your predictions)
+# %% tags=["fold"]
+# The checker of exercise 3, and its three runs
 def run_experiments():
     """The three runs: for each prediction, the smallest and largest value measured."""
     rng = np.random.RandomState(0)
@@ -581,13 +582,6 @@ def run_experiments():
     }
 
 
-if __name__ == "__main__":
-    for name, (low, high) in run_experiments().items():
-        print(f"{name:17s} from {low:.6f} to {high:.6f}")
-
-
-# %% tags=["fold"]
-# The checker of exercise 3
 @checker
 def check_predictions(predictions):
     """Each prediction against the run: within 2% of every value it measured."""
@@ -615,6 +609,12 @@ def check_predictions(predictions):
         worst = max(worst, gap)
     return Result(True, worst, f"PASS: all three predictions within 2% of the run ({worst:.1%})")
 
+
+# %% tags=["answer"]
+# The three runs (open after writing your predictions)
+if __name__ == "__main__":
+    for name, (low, high) in run_experiments().items():
+        print(f"{name:17s} from {low:.6f} to {high:.6f}")
 
 # %%
 if __name__ == "__main__":
@@ -757,8 +757,9 @@ def article_backward(X, y, W2, Z1, A1, out):
 # %% [markdown] tags=["deeper", "hint"]
 # **Hint.** Start at the loss: $\mathtt{d\_out} = \frac{2}{N}(\mathrm{out} - y)$, $(N, 1)$. The
 # output layer is exercise 2's linear layer with input $A_1$: its `dW2`, `db2`, and `d_A1`, the
-# gradient it passes down. The ReLU routes: $\mathtt{d\_Z1} = \mathtt{d\_A1} \odot \mathbb 1[Z_1
-# > 0]$. Then the first layer, a linear layer with input $X$, as the second.
+# gradient it passes down. The ReLU routes:
+# $\mathtt{d\_Z1} = \mathtt{d\_A1} \odot \mathbb 1[Z_1 > 0]$. Then the first layer, a linear
+# layer with input $X$, as the second.
 
 
 # %% tags=["solution", "fold"]
@@ -1007,8 +1008,8 @@ def sanity_checks(params, X, labels):
 # %% [markdown] tags=["deeper", "hint"]
 # **Hint.** A guess of $1/C$ for every class costs $-\log(1/C)$ on every example, whatever its
 # label. For `"tiny"`: `p = {k: v.copy() for k, v in params.items()}`, then `sm.train(p,
-# X[:8], labels[:8], sm.softmax_cross_entropy, sm.Adam(lr=0.01), steps=300)` (or your
-# `train_loop`). `train`'s losses are each measured before an update: measure once more after.
+# X[:8], labels[:8], sm.softmax_cross_entropy, sm.Adam(lr=0.01), steps=300)`. `train`'s losses
+# are each measured before an update: measure once more after.
 
 
 # %% tags=["solution", "fold"]
@@ -1030,17 +1031,19 @@ def sanity_reference(params, X, labels):
     """The three numbers, and two likely mistakes: the loss before the last step, and the start
     on 8 rows."""
     C = params[f"W{len(params) // 2}"].shape[1]
+
+    def loss(params, rows=slice(None)):
+        return sm.loss_and_grads(params, X[rows], labels[rows], sm.softmax_cross_entropy)[0]
+
     p = copy.deepcopy(params)
     losses = sm.train(p, X[:8], labels[:8], sm.softmax_cross_entropy, sm.Adam(lr=0.01), 300)
     return {
-        "start": sm.loss_and_grads(params, X, labels, sm.softmax_cross_entropy)[0],
+        "start": loss(params),
         # every class the same logit: the uniform guess, by its definition
         "chance": sm.softmax_cross_entropy(np.zeros((len(labels), C)), labels)[0],
-        "tiny": sm.loss_and_grads(p, X[:8], labels[:8], sm.softmax_cross_entropy)[0],
+        "tiny": loss(p, slice(8)),
         "tiny before the last step": losses[-1],
-        "start on 8 rows": sm.loss_and_grads(params, X[:8], labels[:8], sm.softmax_cross_entropy)[
-            0
-        ],
+        "start on 8 rows": loss(params, slice(8)),
         "C": C,
     }
 
@@ -1282,7 +1285,8 @@ def check_bug_hunt(diagnosis, fixed_mse_loss, fixed_linear_backward, fixed_relu_
         ("relu_backward", fixed_relu_backward),
     ]:
         piece = {name: theirs(f"fixed_{name}", fixed)}
-        report = refused(f"grad_check with fixed_{name}", lambda: grad_check_with(**piece))  # noqa: B023
+        run = functools.partial(grad_check_with, **piece)
+        report = refused(f"grad_check with fixed_{name}", run)
         worst = max(row["max_rel_error"] for row in report.values())
         if not report.ok:
             failing = ", ".join(t for t, row in report.items() if not row["ok"])
@@ -1334,11 +1338,16 @@ class Nesterov:
 
 
 # %% [markdown] tags=["deeper", "hint"]
-# **Hint.** With $\phi_t = \theta_t + \mu v_t$ and $g_t = \nabla L(\phi_t)$:
-# $v_{t+1} = \mu v_t - \eta g_t$ and $\phi_{t+1} = \theta_{t+1} + \mu v_{t+1} = \phi_t - \mu v_t
-# + (1 + \mu) v_{t+1}$. It reads best with a velocity of gradients, $b = -v/\eta$:
-# $b_{t+1} = \mu b_t + g_t$, and then $\phi_{t+1} = \phi_t - \eta\,(g_t + \mu\, b_{t+1})$. Keep
-# one $b$ per parameter, zero at the start; update it first, then step with the new one.
+# **Hint.** With $\phi_t = \theta_t + \mu v_t$ and $g_t = \nabla L(\phi_t)$, the two lines give
+#
+# $$v_{t+1} = \mu v_t - \eta g_t, \qquad
+#   \phi_{t+1} = \theta_{t+1} + \mu v_{t+1} = \phi_t - \mu v_t + (1 + \mu)\, v_{t+1}.$$
+#
+# It reads best with a velocity of gradients, $b = -v/\eta$: $b_{t+1} = \mu b_t + g_t$, and
+#
+# $$\phi_{t+1} = \phi_t - \eta\,(g_t + \mu\, b_{t+1}).$$
+#
+# Keep one $b$ per parameter, zero at the start; update it first, then step with the new one.
 
 
 # %% tags=["solution", "fold"]
@@ -1648,7 +1657,7 @@ if __name__ == "__main__":
 #
 # **What to write.** `batchnorm_forward` below is given. Write `batchnorm_backward(d_out,
 # cache)`, returning `(d_Z, d_gamma, d_beta)` with the shapes of $Z$, $\gamma$ and $\beta$.
-# Derive it on paper first; it changes neither argument.
+# Derive it on paper first. It must change neither argument.
 #
 # **What the checker compares.** Each of the three with centred finite differences of
 # $\sum \mathrm{out} \odot G$ for a given $G$, on $N = 6$ rows and $D = 4$ columns.
@@ -1677,13 +1686,17 @@ def batchnorm_backward(d_out, cache):
 # G_{n,:}$ and $\mathtt{d\_gamma} = \sum_n (G \odot \hat Z)_{n,:}$. For $Z$, work with
 # $\mathtt{d\_Z\_hat} = G \odot \gamma$. Each $Z_{nd}$ reaches the loss three ways: through
 # $\hat Z_{nd}$ with weight $1/\sqrt{\sigma^2 + \epsilon}$, through $\mu$ (weight $1/N$), and
-# through $\sigma^2$ (weight $2(Z_{nd} - \mu)/N$). With $\partial L/\partial \mu = -\sum_n
-# \mathtt{d\_Z\_hat}_{n,:} / \sqrt{\sigma^2+\epsilon}$ and $\partial L/\partial \sigma^2 =
-# -\tfrac12 (\sigma^2+\epsilon)^{-3/2} \sum_n \mathtt{d\_Z\_hat}_{n,:} (Z - \mu)_{n,:}$, add the
-# three and factor out $1/(N\sqrt{\sigma^2+\epsilon})$:
+# through $\sigma^2$ (weight $2(Z_{nd} - \mu)/N$). With
 #
-# $$\mathtt{d\_Z} = \frac{1}{N \sqrt{\sigma^2 + \epsilon}} \Big( N\, \mathtt{d\_Z\_hat}
-#   - \sum_n \mathtt{d\_Z\_hat}_{n,:} - \hat Z \odot \sum_n (\mathtt{d\_Z\_hat} \odot \hat Z)_{n,:}
+# $$\frac{\partial L}{\partial \mu} = -\frac{\sum_n \mathtt{d\_Z\_hat}_{n,:}}
+#   {\sqrt{\sigma^2+\epsilon}}, \qquad
+#   \frac{\partial L}{\partial \sigma^2} = -\tfrac12 (\sigma^2+\epsilon)^{-3/2} \sum_n
+#   \mathtt{d\_Z\_hat}_{n,:} (Z - \mu)_{n,:},$$
+#
+# add the three and factor out $1/(N\sqrt{\sigma^2+\epsilon})$:
+#
+# $$\mathtt{d\_Z} = \frac{1}{N \sqrt{\sigma^2 + \epsilon}} \Big( N\, \mathtt{d\_Z\_hat} -
+#   \sum_n \mathtt{d\_Z\_hat}_{n,:} - \hat Z \odot \sum_n (\mathtt{d\_Z\_hat} \odot \hat Z)_{n,:}
 #   \Big).$$
 
 
@@ -1827,5 +1840,5 @@ if __name__ == "__main__":
 # Every checker is an ordinary function in the folded cells: read one to see how it decides. The
 # same tools check anything you add to a network: a forward/backward pair goes into
 # `activation=`, a loss into `loss_fn`, and `sm.grad_check` compares the result with finite
-# differences, entry by entry. [When it breaks](../failure_modes/) shows, bug by bug, what the
-# tables of exercise 8 look like on bigger networks.
+# differences, entry by entry. [When it breaks](../failure_modes/) plants more backward-pass
+# bugs in the article's network and shows the gradient check that each one fails.
