@@ -391,7 +391,7 @@ def check_by_hand(by_hand):
     if not isinstance(by_hand, dict):
         raise Failed(f"by_hand is {describe(by_hand)}: keep it a dict of the seven arrays")
     if all(by_hand.get(name) is None for name in names):
-        raise NotWritten("fill in the numbers")
+        raise NotWritten("fill in the numbers of by_hand")
 
     def loss_of_out(out):
         return np.mean((out - y) ** 2)
