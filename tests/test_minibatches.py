@@ -50,10 +50,7 @@ def test_a_200_row_step_has_far_less_than_200_times_the_arithmetic_or_the_time_o
     parameters = sum(p.size for p in sm.init_mlp(sizes, np.random.default_rng(0)).values())
     one, full = mb.operations_per_step(sizes, 1), mb.operations_per_step(sizes, 200)
     assert one["update"] == full["update"] == 13 * parameters  # Adam's equations, per parameter
-    assert [full[k] for k in ("products", "entrywise")] == [
-        200 * one["products"],
-        200 * one["entrywise"],
-    ]
+    assert all(full[part] == 200 * one[part] for part in ("products", "entrywise"))
     assert one["products"] == 2 * mb.multiply_adds_per_step(sizes, 1)  # a multiply-add is two
     assert one["update"] > one["products"] + one["entrywise"]  # at batch 1 the update outweighs
     arithmetic = full["total"] / one["total"]
