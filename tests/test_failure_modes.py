@@ -145,13 +145,10 @@ def test_a_zero_start_learns_only_b2_or_moves_every_unit_in_lockstep_and_hides_a
     distinct = {name: p + np.arange(p.size).reshape(p.shape) for name, p in params.items()}
     assert min(fm.unit_spread(distinct).values()) > 0  # as it would say of distinct units
     # So the network bends once, and no line with one bend fits: far above the noise.
-    x, t = X.ravel(), y.ravel()
-    one_bend = min(
-        np.linalg.lstsq(np.column_stack([x**0, x, np.maximum(0, s * (x - k))]), t)[1][0]
-        for k in x[1:-1]
-        for s in (1, -1)
-    )
-    assert losses[-1] >= one_bend / len(x) > 10 * np.mean((t - np.sin(x)) ** 2)
+    x, t = X.ravel(), y.ravel()  # the best line with one bend: a kink at any inner point
+    J = [np.column_stack([x**0, x, np.maximum(0, s * (x - k))]) for k in x[1:-1] for s in (1, -1)]
+    one_bend = min(np.linalg.lstsq(j, t)[1][0] for j in J) / len(x)
+    assert losses[-1] >= one_bend > 10 * np.mean((t - np.sin(x)) ** 2)
     bug = fm.RELU_NO_MASK  # and at that symmetric point the check cannot see a forgotten mask
     assert sm.grad_check(fm.zero_start(0.1), X, y, bug.loss_fn, activation=bug.activation).ok
 
@@ -167,11 +164,9 @@ def test_a_weight_scale_off_hes_shrinks_or_grows_each_layer_and_its_first_step_k
         per_layer = np.exp(np.mean(np.log(z_std[1:] / z_std[:-1])))
         assert per_layer == pytest.approx(std * math.sqrt(64 / 2), rel=0.2)
     assert max(stats[None][0][0]) < 2 * min(stats[None][0][0])  # He's keeps it
-    (_, small_at_init, _), (_, small_after, _) = stats[0.01]
-    assert small_at_init == stats[None][0][1] == stats[1.0][0][1]  # ReLU(c z) = c ReLU(z)
-    assert all(
-        a >= 0.4 and a > b + 0.2 for b, a in zip(small_at_init[5:], small_after[5:], strict=True)
-    )
+    (_, at_init, _), (_, after, _) = stats[0.01]
+    assert at_init == stats[None][0][1] == stats[1.0][0][1]  # ReLU(c z) = c ReLU(z)
+    assert all(a >= 0.4 and a > b + 0.2 for b, a in zip(at_init[5:], after[5:], strict=True))
     assert min(stats[1.0][1][1]) >= 0.4  # every layer, the first included
     bias, weight = fm.first_step_ratios(0.01)
     assert bias[-1] > 1e7 and max(weight) < 1e-10 and min(fm.first_step_ratios(1.0)[1]) > 100
