@@ -73,6 +73,35 @@ def make_problem(sizes, N, loss_fn, seed, dtype=np.float64):
     return params, X, rng.integers(0, sizes[-1], size=N)
 
 
+def tanh_forward(Z):
+    A = np.tanh(Z)
+    return A, A
+
+
+def tanh_backward(d_A, A):
+    return d_A * (1 - A**2)
+
+
+TANH = (tanh_forward, tanh_backward)  # an activation of the user's own, without kinks
+
+SHAPES = {"W1": (4, 3), "b1": (1, 3), "W2": (3, 2), "b2": (1, 2)}
+
+
+def gradient_steps(dtype, steps, seed=0):
+    """Parameters, and ``steps`` dicts of random gradients whose sizes spread from 1e-10 (where
+    an optimizer's eps decides the step) to 1e-2."""
+    rng = np.random.default_rng(seed)
+    params = {name: rng.standard_normal(shape).astype(dtype) for name, shape in SHAPES.items()}
+    steps = [
+        {
+            n: (10 ** rng.uniform(-10, -2, s) * rng.standard_normal(s)).astype(dtype)
+            for n, s in SHAPES.items()
+        }
+        for _ in range(steps)
+    ]
+    return params, steps
+
+
 # ---- `python scratch_mlp.py`, run once per test run -------------------------------------------
 # It starts as soon as collection shows a test that needs it, so it runs while the other tests do.
 

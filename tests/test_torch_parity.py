@@ -1,162 +1,168 @@
-"""scratch_mlp against PyTorch: the same loss, gradients and optimizer trajectories.
+"""scratch_mlp against PyTorch's own layers, losses, autograd and optimizers.
 
-Skipped where PyTorch is not installed, except where REQUIRE_TORCH=1 (as in CI): there a missing
-PyTorch is a failure. The differences are relative to the largest entry of each tensor: two right
-implementations differ only by the order of their sums (another BLAS), far below the tolerances.
+The PyTorch side is built from ``torch.nn`` modules (``nn.Linear``, ``nn.ReLU``, ``nn.Tanh``) and
+``torch.nn.functional``'s losses, not from a translation of the module's code. Differences are
+relative to the largest entry of each tensor: two right implementations differ by the order of
+their sums (another BLAS), far below the tolerances; a wrong formula, far above them.
 """
-
-import os
-import zlib
 
 import numpy as np
 import pytest
+from conftest import TANH, gradient_steps, make_problem, require
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-if os.environ.get("REQUIRE_TORCH") == "1":
-    import torch  # an ImportError here fails the run instead of skipping
-else:
-    torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
+import scratch_mlp as sm
 
-import scratch_mlp as sm  # noqa: E402
+torch = require("torch")
+F = torch.nn.functional
+torch.set_num_threads(1)  # tiny networks: one thread is faster than waking a pool
 
-# These networks are tiny: one thread is faster than waking a pool, and leaves NumPy its cores.
-torch.set_num_threads(1)
-
-GRADIENT_TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
-TRAJECTORY_TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
+# float32 rounds at 6e-8: a sum that cancels (an output near 0) keeps its terms' rounding.
+TOLERANCE = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
 TORCH_LOSS = {sm.mse_loss: F.mse_loss, sm.softmax_cross_entropy: F.cross_entropy}
-DTYPES = [np.float64, np.float32]
+TORCH_ACTIVATION = {sm.RELU: torch.nn.ReLU, TANH: torch.nn.Tanh}
 
 
 def relative_difference(a, t, scale=None):
+    """``max|a - t|`` over the largest ``|t|``, or over ``scale``."""
     a, t = np.asarray(a, dtype=np.float64), np.asarray(t, dtype=np.float64)
     scale = float(np.abs(t).max()) if scale is None else scale
     return float(np.abs(a - t).max()) / max(scale, 1e-300)
 
 
-def torch_forward(tparams, X):
-    L = len(tparams) // 2
-    A = X
-    for l in range(1, L + 1):
-        Z = A @ tparams[f"W{l}"] + tparams[f"b{l}"]
-        A = torch.relu(Z) if l < L else Z
-    return Z
+def torch_twin(params, activation=sm.RELU):
+    """An ``nn.Sequential`` of ``nn.Linear`` layers holding copies of ``params``."""
+    K, layers = len(params) // 2, []
+    for l in range(1, K + 1):
+        W, b = params[f"W{l}"], params[f"b{l}"]
+        linear = torch.nn.Linear(*W.shape, dtype=torch.from_numpy(W).dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T))  # nn.Linear keeps W as (out, in)
+            linear.bias.copy_(torch.from_numpy(b[0]))
+        layers += [linear, TORCH_ACTIVATION[activation]()] if l < K else [linear]
+    return torch.nn.Sequential(*layers)
 
 
-CASES = {
-    # name: (layer sizes, batch, loss)
-    "1-64-1, MSE": ([1, 64, 1], 200, sm.mse_loss),
-    "3 hidden 5-32-16-8-3, MSE": ([5, 32, 16, 8, 3], 50, sm.mse_loss),
-    "batch of one 7-4-2, MSE": ([7, 4, 2], 1, sm.mse_loss),
-    "2-64-64-3, cross-entropy": ([2, 64, 64, 3], 60, sm.softmax_cross_entropy),
-    "batch of one 3-5-4, cross-entropy": ([3, 5, 4], 1, sm.softmax_cross_entropy),
-}
+def twin_arrays(twin, grad=False):
+    """The twin's parameters, or their gradients, as arrays keyed and shaped as scratch_mlp's."""
+    named, linears = {}, [m for m in twin if isinstance(m, torch.nn.Linear)]
+    for l, linear in enumerate(linears, start=1):
+        W, b = (linear.weight.grad, linear.bias.grad) if grad else (linear.weight, linear.bias)
+        named[f"W{l}"], named[f"b{l}"] = W.detach().numpy().T, b.detach().numpy()[None]
+    return named
 
 
-def make_case(name, dtype=np.float64):
-    sizes, batch, loss_fn = CASES[name]
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    params = sm.init_mlp(sizes, rng, dtype)
-    for key in params:  # random biases: a zero start can hide a wrong bias gradient
-        if key.startswith("b"):
-            params[key] += (0.1 * rng.standard_normal(params[key].shape)).astype(dtype)
-    X = rng.standard_normal((batch, sizes[0])).astype(dtype)
-    if loss_fn is sm.mse_loss:
-        y = rng.standard_normal((batch, sizes[-1])).astype(dtype)
-    else:
-        y = rng.integers(0, sizes[-1], batch)
-    return params, X, y, loss_fn
-
-
-def gradient_differences(params, X, y, loss_fn):
-    out, cache = sm.mlp_forward(params, X)
-    loss, d_out = loss_fn(out, y)
-    grads = sm.mlp_backward(params, cache, d_out)
-    tparams = {k: torch.tensor(p, requires_grad=True) for k, p in params.items()}
-    t_out = torch_forward(tparams, torch.from_numpy(X))
+@settings(max_examples=40, deadline=None, database=None)
+@given(
+    sizes=st.lists(st.integers(1, 7), min_size=2, max_size=5),
+    N=st.integers(1, 7),
+    seed=st.integers(0, 2**32 - 1),
+    xent=st.booleans(),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    tanh=st.booleans(),
+    zeros=st.booleans(),
+)
+def test_output_loss_and_every_gradient_equal_autograd(sizes, N, seed, xent, dtype, tanh, zeros):
+    loss_fn = sm.softmax_cross_entropy if xent else sm.mse_loss
+    sizes[-1] = max(sizes[-1], 2) if xent else sizes[-1]
+    activation = TANH if tanh else sm.RELU
+    params, X, y = make_problem(sizes, N, loss_fn, seed, dtype)
+    if zeros:  # pre-activations exactly 0: ReLU's derivative there is 0, as in PyTorch
+        X[: N // 2 + 1], params["b1"][:] = 0, 0
+    out = sm.mlp_forward(params, X, activation)[0]
+    d_out = loss_fn(out, y)[1]
+    loss, grads = sm.loss_and_grads(params, X, y, loss_fn, activation)
+    twin = torch_twin(params, activation)
+    t_out = twin(torch.from_numpy(X))
     t_out.retain_grad()
     t_loss = TORCH_LOSS[loss_fn](t_out, torch.from_numpy(y))
     t_loss.backward()
-    differences = {
-        "loss": relative_difference(loss, t_loss.item()),
-        "d_out": relative_difference(d_out, t_out.grad.numpy()),
-    }
-    for k in params:
-        assert np.abs(grads[k]).max() > 0, f"{k}: nothing to compare"
-        differences[k] = relative_difference(grads[k], tparams[k].grad.numpy())
-    return differences
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("case", list(CASES))
-def test_loss_and_every_gradient_equal_autograd(case, dtype):
-    differences = gradient_differences(*make_case(case, dtype))
-    tolerance = GRADIENT_TOLERANCE[dtype]
-    assert {k: d for k, d in differences.items() if not d < tolerance} == {}
-
-
-def test_relu_at_exactly_zero_has_autograd_s_derivative():
-    params, X, y, loss_fn = make_case("3 hidden 5-32-16-8-3, MSE")
-    params["b1"][:] = 0.0
-    X[:10] = 0.0  # ten examples with every first-layer pre-activation exactly 0
-    differences = gradient_differences(params, X, y, loss_fn)
-    assert max(differences.values()) < GRADIENT_TOLERANCE[np.float64]
+    t_grads = twin_arrays(twin, grad=True)
+    pairs = {"out": (out, t_out), "loss": (loss, t_loss), "d_out": (d_out, t_out.grad)}
+    pairs = {k: (a, t.detach().numpy()) for k, (a, t) in pairs.items()}
+    pairs |= {k: (grads[k], t_grads[k]) for k in params}
+    # A gradient is a sum, which can cancel to far below its terms (a bias's, over the rows): its
+    # rounding is judged on the scale of the largest gradient.
+    gradients = [k for k in pairs if k not in ("out", "loss")]
+    scale = max(float(np.abs(pairs[k][1]).max()) for k in gradients)
+    for name, (value, t_value) in pairs.items():
+        assert value.dtype == t_value.dtype == dtype and value.shape == t_value.shape, name
+        difference = relative_difference(value, t_value, scale if name in gradients else None)
+        assert difference < TOLERANCE[value.dtype], name
 
 
 OPTIMIZERS = {
-    # name: (problem, scratch_mlp optimizer, torch.optim twin)
-    "SGD": ("1-64-1, MSE", lambda: sm.SGD(0.01), lambda t: torch.optim.SGD(t, lr=0.01)),
-    "SGD momentum 0.9": (
-        "2-64-64-3, cross-entropy",
-        lambda: sm.SGD(0.05, momentum=0.9),
-        lambda t: torch.optim.SGD(t, lr=0.05, momentum=0.9),
+    # name: (scratch_mlp's optimizer, its torch.optim twin)
+    "SGD": (lambda: sm.SGD(0.05), lambda t: torch.optim.SGD(t, lr=0.05)),
+    "SGD with momentum": (
+        lambda: sm.SGD(0.05, momentum=0.9), lambda t: torch.optim.SGD(t, lr=0.05, momentum=0.9)
     ),
-    "RMSProp defaults": (
-        "3 hidden 5-32-16-8-3, MSE",
-        lambda: sm.RMSProp(),
-        lambda t: torch.optim.RMSprop(t),
-    ),
-    "RMSProp lr 0.003 alpha 0.9 eps 1e-6": (
-        "2-64-64-3, cross-entropy",
+    "RMSProp": (
         lambda: sm.RMSProp(0.003, alpha=0.9, eps=1e-6),
         lambda t: torch.optim.RMSprop(t, lr=0.003, alpha=0.9, eps=1e-6),
     ),
-    "Adam defaults": (
-        "2-64-64-3, cross-entropy",
-        lambda: sm.Adam(),
-        lambda t: torch.optim.Adam(t),
-    ),
-    "Adam lr 0.003 betas 0.8 0.99 eps 1e-6": (
-        "3 hidden 5-32-16-8-3, MSE",
+    "RMSProp's defaults": (sm.RMSProp, torch.optim.RMSprop),
+    "Adam": (
         lambda: sm.Adam(0.003, betas=(0.8, 0.99), eps=1e-6),
         lambda t: torch.optim.Adam(t, lr=0.003, betas=(0.8, 0.99), eps=1e-6),
     ),
-}
+    "Adam's defaults": (sm.Adam, torch.optim.Adam),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_train_follows_torch_optim_for_100_steps(name, dtype):
-    problem, make_optimizer, make_twin = OPTIMIZERS[name]
-    params, X, y, loss_fn = make_case(problem, dtype)
+def test_every_step_equals_torch_optim_on_the_same_gradients(name, dtype):
+    make_optimizer, make_twin = OPTIMIZERS[name]
+    params, steps = gradient_steps(dtype, 100, seed=1)
     tparams = {k: torch.tensor(p, requires_grad=True) for k, p in params.items()}
-    twin = make_twin(list(tparams.values()))
+    optimizer, twin = make_optimizer(), make_twin(list(tparams.values()))
+    for grads in steps:
+        optimizer.step(params, grads)
+        for k, t in tparams.items():
+            t.grad = torch.from_numpy(grads[k])
+        twin.step()
+        for k, t in tparams.items():
+            assert relative_difference(params[k], t.detach().numpy()) < TOLERANCE[params[k].dtype]
+
+
+TRAINING = {
+    # name: (layer sizes, loss, activation, optimizer, its torch.optim twin)
+    "cross-entropy, tanh, Adam": (
+        [3, 16, 8, 4], sm.softmax_cross_entropy, TANH, lambda: sm.Adam(0.01),
+        lambda t: torch.optim.Adam(t, lr=0.01),
+    ),
+    "MSE, ReLU, SGD with momentum": (
+        [5, 32, 2], sm.mse_loss, sm.RELU, lambda: sm.SGD(0.05, momentum=0.9),
+        lambda t: torch.optim.SGD(t, lr=0.05, momentum=0.9),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(TRAINING))
+def test_train_and_predict_follow_pytorch_for_100_steps(case):
+    sizes, loss_fn, activation, make_optimizer, make_twin = TRAINING[case]
+    params, X, y = make_problem(sizes, 40, loss_fn, seed=7)
+    twin = torch_twin(params, activation)
+    optimizer = make_twin(twin.parameters())
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
-    worst, largest = dict.fromkeys(["loss", *params], 0.0), {}
+    largest = dict.fromkeys(params, 0.0)
 
     def compare(step, loss, params):
-        twin.zero_grad()
-        t_loss = TORCH_LOSS[loss_fn](torch_forward(tparams, X_t), y_t)
+        optimizer.zero_grad()
+        t_loss = TORCH_LOSS[loss_fn](twin(X_t), y_t)
         t_loss.backward()
-        twin.step()
-        worst["loss"] = max(worst["loss"], relative_difference(loss, t_loss.item()))
-        for k, p in params.items():
-            t = tparams[k].detach().numpy()
-            # Scaled by the largest the tensor has been, so a parameter passing near 0 is judged
-            # on its own scale.
-            largest[k] = max(largest.get(k, 0.0), float(np.abs(t).max()))
-            worst[k] = max(worst[k], relative_difference(p, t, largest[k]))
+        optimizer.step()
+        assert relative_difference(loss, t_loss.item()) < 1e-10
+        for k, t in twin_arrays(twin).items():
+            # Scaled by the largest the tensor has been: a parameter near 0 is judged on its scale.
+            largest[k] = max(largest[k], float(np.abs(t).max()))
+            assert float(np.abs(params[k] - t).max()) < 1e-10 * largest[k], k
 
-    sm.train(params, X, y, loss_fn, make_optimizer(), steps=100, on_step=compare)
-    tolerance = TRAJECTORY_TOLERANCE[dtype]
-    assert {k: d for k, d in worst.items() if not d < tolerance} == {}
+    losses = sm.train(
+        params, X, y, loss_fn, make_optimizer(), 100, activation=activation, on_step=compare
+    )
+    assert losses[-1] < losses[0] / 2
+    logits = torch_twin(params, activation)(X_t).detach().numpy()
+    assert np.array_equal(sm.predict(params, X, activation), logits.argmax(axis=1))
