@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from subprocess import PIPE
 
 # The networks here are tiny: BLAS threads only wait on each other, several times slower than one
 # thread on a busy 2-core machine. One thread, for this process and the scripts it starts (set
@@ -73,17 +74,8 @@ def make_problem(sizes, N, loss_fn, seed, dtype=np.float64):
     return params, X, rng.integers(0, sizes[-1], size=N)
 
 
-def tanh_forward(Z):
-    A = np.tanh(Z)
-    return A, A
-
-
-def tanh_backward(d_A, A):
-    return d_A * (1 - A**2)
-
-
-TANH = (tanh_forward, tanh_backward)  # an activation of the user's own, without kinks
-
+# An activation of the user's own, without kinks: (forward, backward), its cache A = tanh(Z).
+TANH = (lambda Z: (np.tanh(Z),) * 2, lambda d_A, A: d_A * (1 - A**2))
 SHAPES = {"W1": (4, 3), "b1": (1, 3), "W2": (3, 2), "b2": (1, 2)}
 
 
@@ -92,50 +84,35 @@ def gradient_steps(dtype, steps, seed=0):
     an optimizer's eps decides the step) to 1e-2."""
     rng = np.random.default_rng(seed)
     params = {name: rng.standard_normal(shape).astype(dtype) for name, shape in SHAPES.items()}
-    steps = [
-        {
-            n: (10 ** rng.uniform(-10, -2, s) * rng.standard_normal(s)).astype(dtype)
-            for n, s in SHAPES.items()
-        }
-        for _ in range(steps)
-    ]
-    return params, steps
+    sizes = [{n: 10 ** rng.uniform(-10, -2, s) for n, s in SHAPES.items()} for _ in range(steps)]
+    return params, [{n: (g * rng.standard_normal(g.shape)).astype(dtype) for n, g in step.items()}
+                    for step in sizes]  # fmt: skip
 
 
-# ---- `python scratch_mlp.py`, run once per test run -------------------------------------------
-# It starts as soon as collection shows a test that needs it, so it runs while the other tests do.
-
-_script_run = []
-
-
-def _start_script_run():
-    cwd = Path(tempfile.mkdtemp(prefix="scratch_mlp_run_"))
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    _script_run.append((cwd, process))
+# `python scratch_mlp.py` starts as soon as collection shows a test that needs it, and runs while
+# the other tests do.
+_script = {}
 
 
 def pytest_collection_finish(session):
     if any("script_run" in getattr(item, "fixturenames", ()) for item in session.items):
-        _start_script_run()
+        cwd = tempfile.mkdtemp(prefix="scratch_mlp_run_")
+        _script[cwd] = subprocess.Popen(
+            [sys.executable, SCRIPT], cwd=cwd, stdout=PIPE, stderr=PIPE, text=True
+        )
 
 
 @pytest.fixture(scope="session")
 def script_run():
     """``(cwd, returncode, stdout lines, stderr)`` of ``python scratch_mlp.py``."""
-    if not _script_run:
-        _start_script_run()
-    cwd, process = _script_run[0]
+    ((cwd, process),) = _script.items()
     stdout, stderr = process.communicate(timeout=600)
-    yield cwd, process.returncode, stdout.decode().splitlines(), stderr.decode()
+    return Path(cwd), process.returncode, stdout.splitlines(), stderr
 
 
 def pytest_sessionfinish(session):
     shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
-    # A run stopped before the fixture (-x, a deselection) does not leave the script behind.
-    for cwd, process in _script_run:
-        if process.poll() is None:
-            process.kill()
+    for cwd, process in _script.items():  # still running after -x or a deselection: stop it
+        process.kill()
         process.communicate()
         shutil.rmtree(cwd, ignore_errors=True)

@@ -17,16 +17,15 @@ class InProcess:
     """A stand-in for ``bench_step.Worker`` that runs its generator in this process."""
 
     def __init__(self, generator, *args):
-        self.answers = generator(*args)
-        self.pool = self
-
-    def ask(self):
-        future = Future()
-        future.set_result(next(self.answers))
-        return future
+        self.answers, self.pool = generator(*args), self
 
     def __call__(self):
         return next(self.answers)
+
+    def ask(self):
+        future = Future()
+        future.set_result(self())
+        return future
 
     def shutdown(self, **options):
         pass
@@ -59,17 +58,11 @@ def test_one_round_gives_its_own_times_as_quartiles_and_the_ratio_to_scratch_mlp
 
 
 BAD_OPTIONS = [
-    ["--threads", "0"],
-    ["--threads", "1.5"],
-    ["--threads", ""],
+    ["--threads", "0"], ["--threads", "1.5"], ["--threads", ""], ["--threads"],
     ["--threads", str(bench_step.cores() + 1)],  # more than NumPy's BLAS would start
-    ["--threads"],
-    ["--rounds", "0"],
-    ["--rounds", "two"],
-    ["--rounds", "9" * 5000],  # more digits than int() reads
-    ["--rounds=many", "--quick"],
-    ["--quick=yes"],
-]
+    ["--rounds", "0"], ["--rounds", "two"], ["--rounds", "9" * 5000],  # more digits than int reads
+    ["--rounds=many", "--quick"], ["--quick=yes"],
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("argv", BAD_OPTIONS, ids=lambda argv: " ".join(argv)[:24])

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 import scratch_mlp as sm
 
+XENT, MSE = sm.softmax_cross_entropy, sm.mse_loss
+
 
 def test_numerical_gradient_is_the_derivative_and_puts_every_entry_back():
     x = np.random.default_rng(0).standard_normal((3, 4))
@@ -45,7 +47,7 @@ def test_numerical_gradient_is_the_derivative_and_puts_every_entry_back():
     tanh=st.booleans(),
 )
 def test_grad_check_passes_every_entry_of_any_network(sizes, N, seed, xent, dtype, tanh):
-    loss_fn = sm.softmax_cross_entropy if xent else sm.mse_loss
+    loss_fn = XENT if xent else MSE
     sizes[-1] = max(sizes[-1], 2) if xent else sizes[-1]
     params, X, y = make_problem(sizes, N, loss_fn, seed, dtype)
     before = copy_params(params)
@@ -62,57 +64,40 @@ def test_grad_check_passes_every_entry_of_any_network(sizes, N, seed, xent, dtyp
 def test_no_false_alarm_where_the_gradients_are_tiny():
     # A nearly silent output layer: the gradients of the layers below are about 1e-8, and the
     # rounding noise of their finite differences is far above 1e-6 of them: atol absorbs it.
-    params, X, labels = make_problem([2, 8, 8, 3], 30, sm.softmax_cross_entropy, seed=1)
+    params, X, labels = make_problem([2, 8, 8, 3], 30, XENT, seed=1)
     params["W3"] *= 1e-6
-    _, grads = sm.loss_and_grads(params, X, labels, sm.softmax_cross_entropy)
+    _, grads = sm.loss_and_grads(params, X, labels, XENT)
     assert np.median(np.abs(grads["W1"])) < 1e-7
-    assert sm.grad_check(params, X, labels, sm.softmax_cross_entropy).ok
-    assert not sm.grad_check(params, X, labels, sm.softmax_cross_entropy, atol=0.0)["W1"]["ok"]
+    assert sm.grad_check(params, X, labels, XENT).ok
+    assert not sm.grad_check(params, X, labels, XENT, atol=0.0)["W1"]["ok"]
 
 
-def changed_backward(change):
-    """linear_backward with ``change(d_X, dW, db)`` applied to its result."""
-    original = sm.linear_backward
-
-    def backward(d_Z, cache, need_d_X=True):
-        return change(*original(d_Z, cache, need_d_X))
-
-    return backward
-
-
-def changed_loss(factor):
-    def loss_fn(logits, labels):
-        loss, d_logits = sm.softmax_cross_entropy(logits, labels)
-        return loss, factor * d_logits
-
-    return loss_fn
-
-
-def transposed(d_X, dW, db):
-    return d_X, (dW.T if dW.shape[0] == dW.shape[1] else dW), db
+def times(factor):
+    """softmax_cross_entropy with its d_out multiplied by ``factor``."""
+    return lambda out, labels: (lambda loss, d: (loss, factor * d))(*XENT(out, labels))
 
 
 ALL = "W1 b1 W2 b2 W3 b3"
 PLANTED_BUGS = {
-    # name: (linear_backward, a factor on d_out, activation, the tensors that must fail)
-    "sign flip of dW": (changed_backward(lambda d_X, dW, db: (d_X, -dW, db)), 1, sm.RELU,
-                        "W1 W2 W3"),
-    "dW transposed": (changed_backward(transposed), 1, sm.RELU, "W2"),  # the square one
-    "the 1/N left out": (None, 20, sm.RELU, ALL),
-    "ReLU's mask forgotten": (None, 1, (sm.relu_forward, lambda d_A, Z: d_A), "W1 b1 W2 b2"),
-    "d_out 1e-4 too large": (None, 1 + 1e-4, sm.RELU, ALL),
-    "db 1e-6 too large": (changed_backward(lambda d_X, dW, db: (d_X, dW, db + 1e-6)), 1, sm.RELU,
-                          "b1 b2 b3"),
+    # name: (a change to linear_backward's (d_X, dW, db), loss_fn, activation, what fails)
+    "sign flip of dW": (lambda d_X, dW, db: (d_X, -dW, db), XENT, sm.RELU, "W1 W2 W3"),
+    "dW transposed": (lambda d_X, dW, db: (d_X, dW.T if dW.shape == dW.T.shape else dW, db),
+                      XENT, sm.RELU, "W2"),  # the square one
+    "the 1/N left out": (None, times(20), sm.RELU, ALL),
+    "ReLU's mask forgotten": (None, XENT, (sm.relu_forward, lambda d_A, Z: d_A), "W1 b1 W2 b2"),
+    "d_out 1e-4 too large": (None, times(1 + 1e-4), sm.RELU, ALL),
+    "db 1e-6 too large": (lambda d_X, dW, db: (d_X, dW, db + 1e-6), XENT, sm.RELU, "b1 b2 b3"),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("bug", list(PLANTED_BUGS))
 def test_grad_check_fails_exactly_the_tensors_a_planted_bug_makes_wrong(monkeypatch, bug):
-    backward, factor, activation, wrong = PLANTED_BUGS[bug]
-    params, X, labels = make_problem([2, 8, 8, 3], 20, sm.softmax_cross_entropy, seed=1)
-    if backward:
-        monkeypatch.setattr(sm, "linear_backward", backward)
-    report = sm.grad_check(params, X, labels, changed_loss(factor), activation=activation)
+    change, loss_fn, activation, wrong = PLANTED_BUGS[bug]
+    params, X, labels = make_problem([2, 8, 8, 3], 20, XENT, seed=1)
+    if change:
+        backward = sm.linear_backward
+        monkeypatch.setattr(sm, "linear_backward", lambda *a, **k: change(*backward(*a, **k)))
+    report = sm.grad_check(params, X, labels, loss_fn, activation=activation)
     assert {name for name, row in report.items() if not row["ok"]} == set(wrong.split())
     assert "FAIL" in str(report)
     # The report measures the planted error.
@@ -122,28 +107,21 @@ def test_grad_check_fails_exactly_the_tensors_a_planted_bug_makes_wrong(monkeypa
         assert report["b2"]["max_abs_error"] == pytest.approx(1e-6, rel=1e-3)
 
 
-def leaky_forward(Z):
-    return np.where(Z > 0, Z, 0.1 * Z), Z
+LEAKY = (lambda Z: (np.where(Z > 0, Z, 0.1 * Z), Z), lambda d_A, Z: d_A * np.where(Z > 0, 1, 0.1))
+LEAKY[0].kinks = lambda Z: Z > 0  # which side of its kink at 0 each entry lies on
 
 
-def leaky_backward(d_A, Z):
-    return d_A * np.where(Z > 0, 1.0, 0.1)
-
-
-leaky_forward.kinks = lambda Z: Z > 0  # which side of its kink at 0 each entry lies on
-
-
-@pytest.mark.parametrize("activation", [sm.RELU, (leaky_forward, leaky_backward)])
+@pytest.mark.parametrize("activation", [sm.RELU, LEAKY], ids=["ReLU", "a leaky ReLU"])
 def test_grad_check_skips_and_counts_the_entries_on_a_kink_the_activation_declares(activation):
-    params, X, y = make_problem([1, 4, 1], 6, sm.mse_loss, seed=3)
+    params, X, y = make_problem([1, 4, 1], 6, MSE, seed=3)
     params["b1"][0, 2] = 1e-7 - X[0, 0] * params["W1"][0, 2]  # Z1[0, 2] = 1e-7: on the kink
-    report = sm.grad_check(params, X, y, sm.mse_loss, activation=activation)
+    report = sm.grad_check(params, X, y, MSE, activation=activation)
     assert report.ok, str(report)
     assert [row["kinks"] for row in report.values()] == [1, 1, 0, 0]  # W1, b1; none past it
     assert report["W1"]["checked"] == report["b1"]["checked"] == 3  # the other three units
     # Without its kinks, the entry fails: there the finite difference is not a derivative.
     undeclared = (lambda Z: activation[0](Z), activation[1])
-    report = sm.grad_check(params, X, y, sm.mse_loss, activation=undeclared)
+    report = sm.grad_check(params, X, y, MSE, activation=undeclared)
     assert {name for name, row in report.items() if not row["ok"]} == {"W1", "b1"}
 
 
@@ -151,7 +129,7 @@ def test_grad_check_skips_and_counts_the_entries_on_a_kink_the_activation_declar
 def test_softmax_cross_entropy_is_exact_for_logits_of_size_1e4(dtype):
     logits = np.array([[1e4, -1e4, 0.0], [5e3, 1e4, 1e4]], dtype=dtype)
     with np.errstate(all="raise"):  # e^-20000 underflows to 0, and 0 is right: no error
-        loss, d_logits = sm.softmax_cross_entropy(logits, np.array([1, 0]))
+        loss, d_logits = XENT(logits, np.array([1, 0]))
     # Row 0: log-sum-exp is 1e4 (the other terms vanish), the true logit -1e4: loss 2e4.
     # Row 1: log-sum-exp is 1e4 + log 2, the true logit 5e3: loss 5e3 + log 2.
     assert loss.dtype == dtype and d_logits.dtype == dtype
@@ -161,10 +139,10 @@ def test_softmax_cross_entropy_is_exact_for_logits_of_size_1e4(dtype):
 
 
 def test_grad_check_holds_one_forward_pass_of_memory_whatever_the_number_of_entries():
-    params, X, y = make_problem([4, 50, 1], 400, sm.mse_loss, seed=0)  # 301 entries
+    params, X, y = make_problem([4, 50, 1], 400, MSE, seed=0)  # 301 entries
     tracemalloc.start()
     try:
-        assert sm.grad_check(params, X, y, sm.mse_loss).ok
+        assert sm.grad_check(params, X, y, MSE).ok
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

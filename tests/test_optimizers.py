@@ -64,22 +64,24 @@ OPTIMIZERS = {
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 
 
+def flat(arrays):
+    return np.concatenate([a.ravel() for a in arrays.values()]).astype(np.float64)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_every_step_follows_the_published_equations(name, dtype):
     make_optimizer, make_equations = OPTIMIZERS[name]
     params, steps = gradient_steps(dtype, 400)  # past t = 356, where 1 - 0.9^t rounds to 1
-    start = {k: p.astype(np.float64) for k, p in params.items()}
-    theta = dict(start)
-    optimizer, equations = make_optimizer(), {k: make_equations() for k in params}
+    optimizer, equations = make_optimizer(), make_equations()
+    start = theta = flat(params)  # every entry follows the equations on its own
     for t, grads in enumerate(steps, start=1):
         optimizer.step(params, grads)
-        for k, p in params.items():
-            theta[k] = equations[k](theta[k], grads[k].astype(np.float64), t)
-            scale = np.abs(theta[k] - (start[k] if dtype == np.float64 else 0)).max()
-            assert p.dtype == dtype and np.abs(p - theta[k]).max() <= TOLERANCE[dtype] * scale
+        theta = equations(theta, flat(grads), t)
+        scale = np.abs(theta - start if dtype == np.float64 else theta).max()
+        assert np.abs(flat(params) - theta).max() <= TOLERANCE[dtype] * scale, t
     state = [a for attr in ("velocity", "m", "v") for a in getattr(optimizer, attr, {}).values()]
-    assert {a.dtype for a in state} <= {np.dtype(dtype)}
+    assert {a.dtype for a in [*params.values(), *state]} == {np.dtype(dtype)}
 
 
 def test_a_step_is_whole_where_numpy_raises_on_underflow():

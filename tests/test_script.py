@@ -57,33 +57,27 @@ class Unwritable:
         raise ValueError("Key backend: 'nonsense' is not a valid value for backend")
 
 
-def no_matplotlib(monkeypatch, tmp_path):
+SKIPS = {
+    # name: (what the message says, the call, whether a file named figures is in the way)
+    "without matplotlib": ("matplotlib is not installed", lambda: sm.new_figure(), 0),
+    "figures/ cannot be written": ("cannot write figures/", lambda: sm.save_figure(0, "a", ""), 1),
+    "a broken backend": ("nonsense", lambda: sm.save_figure(Unwritable(), "a", ""), 0),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(SKIPS))
+def test_figures_that_cannot_be_made_are_skipped_with_one_message(
+    case, monkeypatch, tmp_path, capsys
+):
+    says, call, blocked = SKIPS[case]
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    return sm.new_figure()
-
-
-def figures_is_a_file(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "figures").write_text("a file, not a folder\n")
-    return sm.save_figure(sm.new_figure(figsize=(1, 1)), "a.png", alt="")
-
-
-@pytest.mark.parametrize(
-    "skip, says",
-    [
-        (no_matplotlib, "matplotlib is not installed"),
-        (figures_is_a_file, "cannot write figures/"),
-        (lambda monkeypatch, tmp_path: sm.save_figure(Unwritable(), "a.png", alt=""), "backend"),
-    ],
-    ids=["without matplotlib", "figures/ cannot be written", "a broken backend"],
-)
-def test_figures_that_cannot_be_made_are_skipped_with_one_message(
-    skip, says, monkeypatch, tmp_path, capsys
-):
+    if blocked:
+        (tmp_path / "figures").write_text("a file, not a folder\n")
     sm._say_once.cache_clear()
     try:
-        assert skip(monkeypatch, tmp_path) is None and skip(monkeypatch, tmp_path) is None
+        assert call() is None and call() is None
     finally:
         sm._say_once.cache_clear()
     out = capsys.readouterr().out.splitlines()
