@@ -69,12 +69,12 @@ def test_past_2_over_lambda_max_sgd_catapults_to_a_flatter_place_and_further_on_
     start, top
 ):
     limit = 2 / top[0]
-    final = ss.final_losses(*start, [LR, 0.016, 0.03])
+    article, *bumps, past = ss.final_losses(*start, [LR, 0.016, 0.02, 0.03])
     losses, params_end = ss.sgd_losses(*start, 0.018, steps=500)
     assert 0.018 > 1.8 * limit and losses.max() > 100 * losses[0]  # a climb first
     assert ss.top_curvature(params_end, *start[1:])[0] < 2 / 0.018  # to where it is flatter
-    assert losses[-1] < final[0] < final[1] < np.inf  # uneven: 0.018 below lr 0.01, 0.016 above
-    assert final[2] == np.inf
+    assert losses[-1] < article < min(bumps) <= max(bumps) < np.inf  # 0.018 lower, two bumps
+    assert past == np.inf
 
 
 def test_edge_reads_the_last_safe_rate_the_first_divergence_and_where_all_diverge():
