@@ -25,6 +25,7 @@ def test_both_sets_are_scored_on_the_parameters_train_has_at_that_moment():
     sets = {"training": (X, y), "held-out": mb.held_out_points()}
     fitted, log = mb.train_logged(100, sets, every=20)
     assert log["updates"].tolist() == [0, 20, 40, 60, 80, 100]
+    assert len(log["training"]) == len(log["held-out"]) == len(log["updates"])
     # train's losses[k] is measured after k updates, before update k + 1.
     assert log["training"][:-1].tolist() == losses[::20]
     for name, points in sets.items():  # the last: after update 100, what train returned
