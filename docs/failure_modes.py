@@ -399,7 +399,8 @@ if __name__ == "__main__":
 # - **over the wrong axis**: `d_Z.sum(axis=1, keepdims=True)` sums over the units instead of the
 #   examples: shape $(N, 1)$, and numbers that mean nothing.
 #
-# Both are shape bugs, and the same shape check stops them, naming the tensor.
+# Both are shape bugs, and the same shape check stops them, naming the tensor. `train` catches
+# them before its first step, on a trial pass over two rows: the message below shows $N = 2$.
 
 
 # %%

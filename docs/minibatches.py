@@ -152,7 +152,7 @@ if __name__ == "__main__":
 #   and summing its gradient, the ReLU, its mask and the product with the mask, and the loss.
 # - Adam's update, which does not grow with the batch: it touches the same 193 parameters at
 #   every step. By its equations in [the training loop](../scratch_mlp/#5-adam), each parameter
-#   costs 13 operations: 3 for $m_t$ (two products and a sum), 4 for $v_t$ (the square, two
+#   costs 14 operations: 3 for $m_t$ (two products and a sum), 4 for $v_t$ (the square, two
 #   products, a sum), 1 for each bias correction, 1 for the square root, 1 to add $\epsilon$,
 #   and 3 for the step (times $\eta$, the division, the subtraction).
 #
@@ -171,7 +171,7 @@ def multiply_adds_per_step(sizes, batch_size: int) -> int:
     return batch_size * per_row
 
 
-ADAM_OPERATIONS = 13  # per parameter: m 3, v 4, the two corrections 2, sqrt 1, + eps 1, step 3
+ADAM_OPERATIONS = 14  # per parameter: m 3, v 4, the two corrections 2, sqrt 1, + eps 1, step 3
 
 
 def operations_per_step(sizes, batch_size: int) -> dict:
@@ -239,17 +239,17 @@ if __name__ == "__main__":
 
 # %% [markdown]
 # From batch 1 to batch 200 the matrix products grow 200-fold, but the whole step's arithmetic
-# only 56-fold: at batch 1, Adam's update, 2,509 operations, outweighs the forward and backward
+# only 53-fold: at batch 1, Adam's update, 2,702 operations, outweighs the forward and backward
 # passes, 640 operations in the products and 327 entry by entry. Small batches still reach 0.02
-# with the least arithmetic: 3.8 million operations for batch 1, 5.8 million for batch 16, 43.1
+# with the least arithmetic: 4.0 million operations for batch 1, 5.8 million for batch 16, 43.1
 # million for the full batch.
 #
 # In wall time the gap shrinks further: a 200-row step takes less than twice as long as a 1-row
-# step (the ratio printed above), for 56 times the arithmetic. Every step also pays fixed costs,
+# step (the ratio printed above), for 53 times the arithmetic. Every step also pays fixed costs,
 # whatever the size of its arrays: the Python calls of the forward pass, the loss, the backward
 # pass and the update, the input checks in each of them, and the start of each of a few dozen
 # NumPy operations. The two timings give an estimate of the arithmetic's share: the extra
-# operations of batch 200 cost a fraction of a nanosecond each, so batch 1's 3,476 take under a
+# operations of batch 200 cost a fraction of a nanosecond each, so batch 1's 3,669 take under a
 # microsecond of its step, and the fixed costs take the rest. That is why batch 1, the winner per
 # example and per operation, is the slowest of the three to reach 0.02 by the clock. The
 # arithmetic decides once a step's matrices are large: the [Benchmark](../benchmark/) page times a

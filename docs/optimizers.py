@@ -545,12 +545,13 @@ if __name__ == "__main__":
 # on this grid, 0.0815 at 0.0178, and diverges from 0.0316 on. Its usable range ends near 0.021,
 # 2.2 times $2/\lambda_\mathrm{max}$ at the start (shaded): the loss first climbs, and the
 # climb's large steps flatten the loss until it is stable, the catapult that [the step-size
-# page](../step_size/) takes apart. Adam reaches the noise's level, 0.0105, for every rate from
-# 0.00562 to 0.562, and a little below it: with 193 parameters for 200 points it fits part of the
-# noise itself. It has no cliff in this range. Too large a rate makes it rattle around the
-# minimum with steps of about $\eta$, and too small a rate makes it slow. SGD's best rates sit
-# just below a cliff that the curvature and the catapult set anew for each problem; Adam's
-# usable range here is two decades wide.
+# page](../step_size/) takes apart. Adam reaches the noise's level, 0.0105, at every rate of this
+# grid from 0.00562 to 0.562, and a little below it: with 193 parameters for 200 points it fits
+# part of the noise itself. It has no cliff in this range. Too large a rate makes it rattle around
+# the minimum with steps of about $\eta$, so near the top of the range where it ends after 500
+# steps depends on the exact rate; too small a rate makes it slow. SGD's best rates sit just
+# below a cliff that the curvature and the catapult set anew for each problem; Adam's usable
+# range here is about two decades wide.
 #
 # ## What this shows
 #
