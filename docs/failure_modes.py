@@ -10,9 +10,11 @@
 # **How the bugs are planted.** Every mistake is a real function below, a copy of the right one
 # from `scratch_mlp.py` with one line changed. A wrong ReLU backward goes in through the
 # `activation=` argument that `grad_check`, `loss_and_grads` and `train` all take. A wrong linear
-# layer is planted with `patched`: `mlp_backward` looks up `linear_backward` in its module each
-# time it runs, so replacing it there for the length of a `with` block makes the whole backward
-# pass use the buggy piece. A bug in a loss's gradient is simply a different `loss_fn`. The tests
+# layer goes into a private copy of the module, made by `with_bug`: `mlp_backward` looks up
+# `linear_backward` in its own module each time it runs, so in a copy whose `linear_backward` is
+# the buggy one the whole backward pass uses the buggy piece, while the `scratch_mlp` that
+# everything else imports stays as it is. A bug in a loss's gradient is simply a different
+# `loss_fn`. The tests
 # in `tests/test_failure_modes.py` import this page and check, on these same functions, that each
 # bug shows the symptom described here.
 #
@@ -23,9 +25,9 @@
 # Imports, and the three small problems every bug is checked on
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
+import importlib.util
 from collections.abc import Callable
 
 import numpy as np
@@ -33,15 +35,14 @@ import numpy as np
 import scratch_mlp as sm
 
 
-@contextlib.contextmanager
-def patched(name: str, replacement):
-    """Within the block, ``scratch_mlp.<name>`` is ``replacement``; afterwards the original."""
-    original = getattr(sm, name)
-    setattr(sm, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(sm, name, original)
+def with_bug(name: str, replacement):
+    """A private copy of scratch_mlp whose ``name`` is ``replacement``; the module that everything
+    else imports is left as it is."""
+    spec = importlib.util.spec_from_file_location("scratch_mlp_with_a_bug", sm.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    setattr(module, name, replacement)
+    return module
 
 
 def sine_bench():
@@ -115,7 +116,6 @@ def max_rel_error(a, n) -> float:
 
 # %% tags=["fold"]
 # A bug, the problem it is checked on, and how it is planted
-RELU = (sm.relu_forward, sm.relu_backward)  # the right activation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,29 +130,27 @@ class BackwardBug:
     buggy_loss_fn: Callable | None = None  # for a bug in the loss's own gradient
     patch: tuple = ()  # (function name in scratch_mlp, buggy replacement) for a bug in a layer
     affected: tuple = ()  # the tensors whose gradient it gets wrong
-    activation: tuple = RELU  # for a bug in the activation
+    activation: tuple = sm.RELU  # for a bug in the activation
 
-    @contextlib.contextmanager
     def planted(self, buggy: bool = True):
-        """Within the block the backward pass has this bug (none if not ``buggy``); yields the
-        ``(loss_fn, activation)`` to use."""
+        """``(module, loss_fn, activation)`` that run the backward pass with this bug (none if
+        not ``buggy``): the module is a private copy where the bug is in a layer."""
         if not buggy:
-            yield self.loss_fn, RELU
-            return
-        with patched(*self.patch) if self.patch else contextlib.nullcontext():
-            yield self.buggy_loss_fn or self.loss_fn, self.activation
+            return sm, self.loss_fn, sm.RELU
+        module = with_bug(*self.patch) if self.patch else sm
+        return module, self.buggy_loss_fn or self.loss_fn, self.activation
 
     def report(self, buggy: bool = True):
         """``grad_check`` on the bug's problem, with the bug planted (or not)."""
         params, X, y = self.bench()
-        with self.planted(buggy) as (loss_fn, activation):
-            return sm.grad_check(params, X, y, loss_fn, activation=activation)
+        module, loss_fn, activation = self.planted(buggy)
+        return module.grad_check(params, X, y, loss_fn, activation=activation)
 
     def grads(self, buggy: bool = True):
         """``(params, X, grads)``: ``loss_and_grads`` on the bug's problem, planted or not."""
         params, X, y = self.bench()
-        with self.planted(buggy) as (loss_fn, activation):
-            return params, X, sm.loss_and_grads(params, X, y, loss_fn, activation)[1]
+        module, loss_fn, activation = self.planted(buggy)
+        return params, X, module.loss_and_grads(params, X, y, loss_fn, activation)[1]
 
     def ratios(self) -> dict[str, float]:
         """Per tensor, the median of analytic / numerical with the bug planted: 1 for a right
@@ -369,11 +367,11 @@ def shape_error(bug: BackwardBug) -> str:
     the optimizer names the first tensor, in the order of ``params``, whose gradient has the
     wrong shape."""
     params, X, y = bug.bench()
-    with bug.planted() as (loss_fn, activation):
-        try:
-            sm.train(params, X, y, loss_fn, sm.SGD(lr=0.01), 1, activation=activation)
-        except ValueError as error:
-            return str(error)
+    module, loss_fn, activation = bug.planted()
+    try:
+        module.train(params, X, y, loss_fn, module.SGD(lr=0.01), 1, activation=activation)
+    except ValueError as error:
+        return str(error)
     raise AssertionError(f"{bug.name}: train accepted every gradient's shape")
 
 
