@@ -3,11 +3,11 @@
 Each ``.py`` page in the nav gets ``<page>.ipynb`` next to it in the built site, beside the copy
 of its ``.py`` that mkdocs-jupyter's ``include_source`` puts there: its markdown and code cells,
 no outputs, a Python 3 kernel. Cells tagged ``solution`` are left out, so ``exercises.ipynb``
-holds the stubs to fill in while the site runs the page with its solutions. Two more tags fold in
-the notebook what the site folds: a markdown cell tagged ``hint`` becomes a closed
-``<details>`` box, titled by its leading bold phrase (on the site its ``deeper`` tag folds it);
-a code cell tagged ``spoiler`` has its code hidden until opened (``jupyter.source_hidden``; on
-the site its ``fold`` tag folds it).
+holds the stubs to fill in while the site runs the page with its solutions. Three more tags fold
+in the notebook what the site folds: a markdown cell tagged ``hint``, or ``answer`` (what a
+prediction should have been), becomes a closed ``<details>`` box, titled by its leading bold
+phrase (on the site its ``deeper`` tag folds it); a code cell tagged ``spoiler`` has its code
+hidden until opened (``jupyter.source_hidden``; on the site its ``fold`` tag folds it).
 
 The page's download buttons (``docs/overrides/partials/actions.html``) read ``page.notebook``:
 the notebook's file name, and the other pages' ``.py`` files its code imports (a side page
@@ -25,7 +25,7 @@ import jupytext
 import nbformat
 
 SOLUTION_TAG = "solution"
-HINT_TAG = "hint"
+FOLDED_TAGS = ("hint", "answer")  # of a markdown cell
 SPOILER_TAG = "spoiler"
 _BOLD_START = re.compile(r"\A\s*\*\*(.+?)\*\*\s*", re.DOTALL)
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -33,9 +33,9 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 
 def page_notebook(path: str | Path) -> nbformat.NotebookNode:
     """The jupytext page at ``path`` as a plain notebook: its markdown and code cells without
-    outputs or execution counts, minus every cell tagged ``solution``, with ``hint`` cells
-    folded and ``spoiler`` code hidden; only the cells' tags (and the hidden code's flag) are kept
-    of their metadata, and none of jupytext's."""
+    outputs or execution counts, minus every cell tagged ``solution``, with ``hint`` and
+    ``answer`` markdown folded and ``spoiler`` code hidden; only the cells' tags (and the hidden
+    code's flag) are kept of their metadata, and none of jupytext's."""
     return _plain(jupytext.read(path))
 
 
@@ -47,7 +47,7 @@ def _plain(page: nbformat.NotebookNode) -> nbformat.NotebookNode:
             continue
         metadata = {"tags": tags} if tags else {}
         source = cell.source
-        if cell.cell_type == "markdown" and HINT_TAG in tags:
+        if cell.cell_type == "markdown" and any(tag in tags for tag in FOLDED_TAGS):
             source = folded_hint(source)
         if cell.cell_type == "code" and SPOILER_TAG in tags:
             metadata["jupyter"] = {"source_hidden": True}  # JupyterLab shows it collapsed
@@ -62,8 +62,8 @@ def _plain(page: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def folded_hint(source: str) -> str:
-    """A hint's markdown as a closed ``<details>`` box: its leading bold phrase (``**Hint.**``)
-    is the summary, the rest the body; the blank lines keep the body Markdown."""
+    """A hint's (or an answer's) markdown as a closed ``<details>`` box: its leading bold phrase
+    (``**Hint.**``) is the summary, the rest the body; the blank lines keep the body Markdown."""
     bold = _BOLD_START.match(source)
     summary, body = (bold.group(1).rstrip(".:"), source[bold.end() :]) if bold else ("Hint", source)
     return f"<details><summary>{summary}</summary>\n\n{body.strip()}\n\n</details>"
