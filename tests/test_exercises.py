@@ -3,9 +3,13 @@ with a message that points at the mistake; the notebook readers download holds n
 run top to bottom beside scratch_mlp.py, prints one "not written yet" per exercise."""
 
 import contextlib
+import copy
 import io
+import re
 import subprocess
 import sys
+import types
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +26,14 @@ PAGE = ROOT / "docs" / "exercises.py"
 CHECKERS = {
     "by_hand": ["by_hand"],
     "linear_backward": ["linear_backward"],
-    "predictions": ["predictions"],
-    "softplus": ["softplus_forward", "softplus_backward"],
     "article_backward": ["article_backward"],
-    "train_loop": ["train_loop"],
-    "sanity_checks": ["sanity_checks"],
     "bug_hunt": ["diagnosis", "fixed_mse_loss", "fixed_linear_backward", "fixed_relu_backward"],
-    "nesterov": ["Nesterov"],
+    "softplus": ["softplus_forward", "softplus_backward"],
+    "sanity_checks": ["sanity_checks"],
+    "train_loop": ["train_loop"],
+    "predictions": ["predictions"],
     "weight_decay": ["with_l2", "AdamW"],
+    "nesterov": ["Nesterov"],
     "batchnorm_backward": ["batchnorm_backward"],
     "digits": ["train_digits"],
 }
@@ -55,74 +59,59 @@ def answers(key, wrong=None):
 # --- Wrong answers, each a change a learner plausibly makes
 
 
-def linear(d_X=None, dW=None, db=None):
-    """linear_backward with some of its results computed another way, from (G, X, W)."""
+def altered(fn, at, how):
+    """``fn`` with the result at ``at`` (an index, or a key of the dict it returns) replaced by
+    ``how(that result, *the arguments)``."""
 
-    def backward(d_Z, cache):
-        X, W = cache
-        right = (d_Z @ W.T, X.T @ d_Z, d_Z.sum(axis=0, keepdims=True))
-        return tuple(f(d_Z, X, W) if f else r for f, r in zip((d_X, dW, db), right, strict=True))
+    def wrong(*args):
+        result = fn(*args)
+        result = dict(result) if isinstance(result, dict) else list(result)
+        result[at] = how(result[at], *args)
+        return result if isinstance(result, dict) else tuple(result)
 
-    return backward
-
-
-def clearing_d_Z(d_Z, cache):
-    grads = ex.linear_backward(d_Z, cache)
-    d_Z[...] = 0  # "frees" what is no longer needed
-    return grads
+    return wrong
 
 
-def article(no_mask=False, **scale):
-    """article_backward with its gradients scaled; with Z1 given as all positive, unmasked."""
+def layers(linear_backward, relu_backward):
+    """article_backward built from layer functions: the library's, or the reader's own."""
 
-    def backward(X, y, W2, Z1, A1, out):
-        grads = ex.article_backward(X, y, W2, np.ones_like(Z1) if no_mask else Z1, A1, out)
-        return {k: g * scale.get(k, scale.get("all", 1.0)) for k, g in grads.items()}
+    def article_backward(X, y, W2, Z1, A1, out):
+        d_out = 2 * (out - y) / len(X)
+        d_A1, dW2, db2 = linear_backward(d_out, (A1, W2))
+        W1 = np.zeros((X.shape[1], Z1.shape[1]))
+        _, dW1, db1 = linear_backward(relu_backward(d_A1, Z1), (X, W1))
+        return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
-    return backward
-
-
-def loop(order="each epoch", batch=None, fewer=0):
-    """train_loop drawing its orders another way, or with other batches, or fewer losses."""
-
-    def train_loop(params, X, y, loss_fn, optimizer, steps, batch_size, rng):
-        N, B = len(X), batch or batch_size
-        first = rng.permutation(N) if order == "once" else None
-        own, losses = np.random.default_rng(1), []
-        for step in range(steps):
-            if step % (N // B) == 0:
-                draw = {"each epoch": rng.permutation, "own": own.permutation}.get(order)
-                drawn = draw(N) if draw else first
-            rows = drawn[step % (N // B) * B :][:B]
-            out, cache = sm.mlp_forward(params, X[rows])
-            loss, d_out = loss_fn(out, y[rows])
-            optimizer.step(params, sm.mlp_backward(params, cache, d_out))
-            losses.append(float(loss))
-        return losses[: steps - fewer]
-
-    return train_loop
+    return article_backward
 
 
-def sanity(chance=None, train_params=False):
+def one_order(rng):
+    """An rng whose every permutation is the first one it drew."""
+    order = rng.permutation(48)
+    return types.SimpleNamespace(permutation=lambda n: order)
+
+
+def overfit(lr):
+    """sanity_checks whose tiny batch is learned by Adam of another rate."""
+
     def sanity_checks(params, X, labels):
-        report = ex.sanity_checks(params, X, labels)
-        if train_params:
-            sm.train(params, X[:8], labels[:8], sm.softmax_cross_entropy, sm.Adam(0.01), 1)
-        return report if chance is None else {**report, "chance": chance}
+        p, loss = copy.deepcopy(params), sm.softmax_cross_entropy
+        sm.train(p, X[:8], labels[:8], loss, sm.Adam(lr), 300)
+        tiny = sm.loss_and_grads(p, X[:8], labels[:8], loss)[0]
+        return ex.sanity_checks(params, X, labels) | {"tiny": tiny}
 
     return sanity_checks
 
 
-class NotInPlace(ex.Nesterov):
+class NewArrays(ex.Nesterov):
+    def step(self, params, grads):  # new arrays in the dict, where the old ones should change
+        params.update({k: p - self.lr * grads[k] for k, p in params.items()})
+
+
+class ShrinkNewArrays(ex.AdamW):
     def step(self, params, grads):
-        for name, p in params.items():
-            p = p - self.lr * grads[name]  # rebinds the name; params keeps the old array
-
-
-def adam_l2(lr, weight_decay):
-    adam = sm.Adam(lr)
-    adam.step = lambda p, g: sm.Adam.step(adam, p, ex.with_l2(g, p, weight_decay))
-    return adam
+        params.update({k: p * (1 - self.lr * self.weight_decay) for k, p in params.items()})
+        sm.Adam.step(self, params, grads)
 
 
 class ShrinkAfter(ex.AdamW):
@@ -132,93 +121,89 @@ class ShrinkAfter(ex.AdamW):
             p *= 1 - self.lr * self.weight_decay
 
 
-def l2_in_place(grads, params, weight_decay):
-    for name, g in grads.items():
-        g += weight_decay * params[name]
-    return grads
+def adam_l2(lr, weight_decay):
+    adam = sm.Adam(lr)
+    adam.step = lambda p, g: sm.Adam.step(adam, p, ex.with_l2(g, p, weight_decay))
+    return adam
 
 
-def batchnorm(d_Z=None, d_gamma=None):
-    """batchnorm_backward with d_Z from (G, gamma, inv_std) or d_gamma from (G, Z_hat) changed."""
-
-    def backward(d_out, cache):
-        right, (Z_hat, gamma, inv_std) = ex.batchnorm_backward(d_out, cache), cache
-        changed = (d_Z and d_Z(d_out, gamma, inv_std), d_gamma and d_gamma(d_out, Z_hat), None)
-        return tuple(r if c is None else c for c, r in zip(changed, right, strict=True))
-
-    return backward
+def untrained(X, labels, rng):
+    params = sm.init_mlp([64, 64, 10], rng)
+    return lambda images: sm.predict(params, images / 16)
 
 
-def untrained(scale_in_place=False, logits=False):
-    """train_digits that forgets to train, or scales X in place, or returns the logits."""
-
-    def train_digits(X, labels, rng):
-        if scale_in_place:
-            X /= 16
-        params = sm.init_mlp([64, 64, 10], rng)
-        if logits:
-            return lambda images: sm.mlp_forward(params, images / 16)[0]
-        return lambda images: sm.predict(params, images / 16)
-
-    return train_digits
-
-
-HAND, GUESS = ex.by_hand, ex.predictions
+HAND, GUESS, LB, BN = ex.by_hand, ex.predictions, ex.linear_backward, ex.batchnorm_backward
+LOSS = sm.softmax_cross_entropy
 # fmt: off
 WRONG = [  # (checker, wrong answer, the words, or tuple of words, its FAIL line must hold)
     ("by_hand", HAND | {"d_out": [[6.0], [3.0], [-3.0]]}, "3 times too large: a sum where"),
     ("by_hand", HAND | {"d_Z1": HAND["d_A1"]}, ("d_Z1[0, 1] = 2 is wrong", "is a mask missing?")),
-    ("by_hand", HAND | {"dW1": [[6.0, 1.0]]}, "dW1[0, 1] = 1 is wrong (1 of the 2 entries"),
-    ("by_hand", HAND | {"db1": HAND["d_Z1"]}, "db1 has shape (3, 2), not (1, 2)"),
-    ("by_hand", HAND | {"d_A1": None}, "d_A1 is not filled in"),
-    ("linear_backward", linear(dW=lambda G, X, W: G.T @ X), "(4, 3), not (3, 4): transposed"),
-    ("linear_backward", linear(db=lambda G, X, W: G.mean(0, keepdims=True)), "5 times too small"),
-    ("linear_backward", linear(db=lambda G, X, W: G.sum(0)), "keepdims=True keeps"),
-    ("linear_backward", linear(db=lambda G, X, W: G.sum(0)[None, None]), "an extra axis"),
-    ("linear_backward", linear(d_X=lambda G, X, W: G @ W), "linear_backward raised ValueError"),
-    ("linear_backward", linear(d_X=lambda G, X, W: G @ W.T + 0j), "d_X is complex"),
-    ("linear_backward", clearing_d_Z, "changed its argument d_Z"),
-    ("predictions", GUESS | {"momentum_speedup": 1.9}, "predicted 1.9, the run gives 10"),
-    ("predictions", GUESS | {"adam_first_step": [0.05]}, "not (): return a single number"),
-    ("predictions", GUESS | {"grad_check_error": 0.5j}, "grad_check_error is complex"),
-    ("softplus", {"softplus_forward": lambda Z: (np.log(1 + np.exp(Z)), Z)}, "A at Z = +-1000 holds NaN"),  # noqa: E501
-    ("softplus", {"softplus_backward": lambda G, Z: G * np.exp(Z) / (1 + np.exp(Z))}, "holds NaN"),
-    ("softplus", {"softplus_backward": lambda G, Z: ex.softplus_backward(G ** 0, Z)}, "multiply by d_A"),  # noqa: E501
-    ("softplus", {"softplus_backward": lambda G, Z: G * ex.softplus_forward(Z)[0]}, "the forward value"),  # noqa: E501
-    ("article_backward", article(no_mask=True), ("FAIL: dW1, ", "without the ReLU's mask")),
-    ("article_backward", article(all=7), "dW2, largest error 6.0e+00: 7 times too large"),
-    ("article_backward", article(b1=1 / 7), "db1, largest error 8.6e-01: 7 times too small"),
+    ("by_hand", HAND | {"db2": 2.0}, "db2 has shape (), not (1, 1): write it as a list of rows, [[2.0]]"),  # noqa: E501
+    ("linear_backward", lambda d_Z, cache: sm.linear_backward(d_Z, cache), "calls scratch_mlp's own linear_backward: write it yourself"),  # noqa: E501
+    ("linear_backward", lambda d_Z, cache: LB(d_Z, cache)[::-1], "returned (db, dW, d_X): return (d_X, dW, db)"),  # noqa: E501
+    ("linear_backward", altered(LB, 1, lambda dW, *_: dW.T), "(4, 3), not (3, 4): transposed"),
+    ("linear_backward", altered(LB, 2, lambda db, *_: db / 5), "5 times too small: a mean where"),
+    ("linear_backward", altered(LB, 2, lambda db, *_: db[0]), "keepdims=True keeps"),
+    ("linear_backward", altered(LB, 0, lambda d_X, G, cache: G @ cache[1]), "raised ValueError"),
+    ("linear_backward", altered(LB, 0, lambda d_X, *_: d_X + 0j), "d_X is complex"),
+    ("article_backward", layers(sm.linear_backward, sm.relu_backward), "calls scratch_mlp's own linear_backward: write each line yourself"),  # noqa: E501
+    ("article_backward", lambda X, y, W2, Z1, *a: ex.article_backward(X, y, W2, abs(Z1), *a), ("FAIL: dW1, ", "without the ReLU's mask: is the mask missing?")),  # noqa: E501
+    ("article_backward", layers(LB, lambda d_A1, Z1: d_A1 * np.maximum(Z1, 0)), "multiplies d_A1 by A1, the ReLU's value"),  # noqa: E501
+    ("article_backward", altered(ex.article_backward, "b1", lambda g, *_: g / 7), "db1, largest error 8.6e-01: 7 times too small"),  # noqa: E501
     ("article_backward", lambda *a: list(ex.article_backward(*a).values()), "return a dict"),
-    ("train_loop", loop(order="once"), "every epoch takes the rows in the same order"),
-    ("train_loop", loop(batch=48), "step 0 used a batch of 48 rows, not batch_size = 16"),
-    ("train_loop", loop(fewer=1), "returned 149 losses for 150 steps"),
-    ("train_loop", loop(order="own"), "rng was never used"),
-    ("sanity_checks", sanity(chance=0.1), "'chance' on the digits is 0.1: that is the guess's"),
-    ("sanity_checks", sanity(train_params=True), "changed its argument params"),
-    ("sanity_checks", lambda params, X, labels: [1.0, 2.0, 3.0], "returned a list of 3"),
     ("bug_hunt", {"diagnosis": {"A": "mse_loss", "B": "linear_backward"}}, "table A is not mse_loss's"),  # noqa: E501
     ("bug_hunt", {"fixed_linear_backward": ex.buggy_linear_backward}, ("b1, b2, b3 fail", "the same table")),  # noqa: E501
     ("bug_hunt", {"fixed_mse_loss": None}, "fixed_mse_loss is None, not a function"),
-    ("nesterov", lambda lr, momentum: sm.SGD(lr, momentum), "these are plain momentum's steps"),
-    ("nesterov", lambda lr, momentum: sm.SGD(lr), "step 0 is the first whose parameters differ: these are plain SGD's"),  # noqa: E501
-    ("nesterov", NotInPlace, "the parameters never move"),
+    ("softplus", {"softplus_forward": lambda Z: (np.log(1 + np.exp(Z)), Z)}, "A at Z = +-1000 holds NaN"),  # noqa: E501
+    ("softplus", {"softplus_backward": lambda G, Z: ex.softplus_backward(G ** 0, Z)}, "multiply by d_A"),  # noqa: E501
+    ("softplus", {"softplus_backward": lambda G, Z: G * ex.softplus_forward(Z)[0]}, "the forward value"),  # noqa: E501
+    ("softplus", {"softplus_backward": lambda G, Z: ex.softplus_backward(G, -abs(Z))}, "the derivative at -|Z|"),  # noqa: E501
+    ("sanity_checks", lambda *a: ex.sanity_checks(*a) | {"chance": 0.1}, "'chance' on the digits is 0.1: that is the guess's"),  # noqa: E501
+    ("sanity_checks", lambda p, X, l: ex.sanity_checks(p, X, l) | {"tiny": sm.loss_and_grads(p, X[:8], l[:8], LOSS)[0]}, "that is the loss on the 8 rows before training"),  # noqa: E501
+    ("sanity_checks", overfit(1e-4), ("'tiny' on the digits is", "not nearly 0 (below 0.01)")),
+    ("sanity_checks", lambda p, X, l: (ex.sanity_checks(p, X, l), sm.train(p, X[:8], l[:8], LOSS, sm.SGD(0.1), 1))[0], "changed its argument params"),  # noqa: E501
+    ("train_loop", lambda p, X, y, f, o, s, b, r: sm.train(p, X, y, f, o, s, b, r), "calls scratch_mlp's own train: write the loop yourself"),  # noqa: E501
+    ("train_loop", lambda *a: np.array(ex.train_loop(*a))[:, None], "each step's loss must be a number"),  # noqa: E501
+    ("train_loop", lambda p, X, y, f, *a: ex.train_loop(p, X, y, sm.mse_loss, *a), "loss_fn was never called: compute each loss with the loss_fn given"),  # noqa: E501
+    ("train_loop", lambda *a: ex.train_loop(*a[:-1], one_order(a[-1])), "every epoch takes the rows in the same order"),  # noqa: E501
+    ("train_loop", lambda *a: ex.train_loop(*a[:-2], 48, a[-1]), "step 0 used a batch of 48 rows, not batch_size = 16"),  # noqa: E501
+    ("train_loop", lambda *a: ex.train_loop(*a)[:-1], "returned 149 losses for 150 steps"),
+    ("train_loop", lambda *a: ex.train_loop(*a[:-1], np.random.default_rng(1)), "rng was never used"),  # noqa: E501
+    ("predictions", GUESS | {"momentum_speedup": 1.9}, ("predicted 1.9, the run gives 10", "solution on the Exercises page")),  # noqa: E501
+    ("predictions", GUESS | {"rmsprop_first_step": 0.01}, "predicted 0.01, the run gives 0.1"),
+    ("predictions", GUESS | {"rmsprop_first_step": [0.1]}, "not (): return a single number"),
     ("weight_decay", {"with_l2": lambda g, p, wd: ex.with_l2(g, p, wd / 2)}, "penalty part, half"),
-    ("weight_decay", {"with_l2": l2_in_place}, "changed its argument grads"),
+    ("weight_decay", {"with_l2": lambda g, p, wd: {k: np.add(v, wd * p[k], out=v) for k, v in g.items()}}, "changed its argument grads"),  # noqa: E501
     ("weight_decay", {"AdamW": adam_l2}, "this is Adam with L2 in the gradient"),
     ("weight_decay", {"AdamW": ShrinkAfter}, "the shrink comes after Adam's step"),
-    ("batchnorm_backward", batchnorm(d_Z=lambda G, g, s: G * g * s), "holds mu and sigma^2 fixed"),
-    ("batchnorm_backward", batchnorm(d_Z=lambda G, g, s: s * (G * g - (G * g).mean(0))), "the path through sigma^2 is missing"),  # noqa: E501
-    ("batchnorm_backward", batchnorm(d_gamma=lambda G, Zh: (G * Zh).sum(1, keepdims=True)), "(6, 1)"),  # noqa: E501
-    ("digits", untrained(), "about chance, is the network trained?"),
-    ("digits", untrained(scale_in_place=True), "train_digits changed its argument X"),
-    ("digits", untrained(logits=True), "classify returned 10 numbers per image"),
+    ("weight_decay", {"AdamW": ShrinkNewArrays}, "AdamW.step put a new array in params['W1']: update the arrays in place"),  # noqa: E501
+    ("nesterov", lambda lr, momentum: sm.SGD(lr, momentum), "these are plain momentum's steps"),
+    ("nesterov", lambda lr, momentum: sm.SGD(lr), "step 0 is the first whose parameters differ: these are plain SGD's"),  # noqa: E501
+    ("nesterov", lambda lr, momentum: types.SimpleNamespace(step=lambda p, g: None), "the parameters never move"),  # noqa: E501
+    ("nesterov", NewArrays, "Nesterov.step put a new array in params['W1']: update the arrays in place"),  # noqa: E501
+    ("batchnorm_backward", altered(BN, 0, lambda d_Z, G, c: G * c[1] * c[2]), "holds mu and sigma^2 fixed"),  # noqa: E501
+    ("batchnorm_backward", altered(BN, 0, lambda d_Z, G, c: c[2] * (G * c[1] - (G * c[1]).mean(0))), "the path through sigma^2 is missing"),  # noqa: E501
+    ("batchnorm_backward", altered(BN, 1, lambda d_gamma, G, c: (G * c[0]).sum(1, keepdims=True)), "(6, 1)"),  # noqa: E501
+    ("digits", untrained, "about chance, is the network trained?"),
+    ("digits", lambda X, labels, rng: ex.train_digits(np.divide(X, 16, out=X), labels, rng), "train_digits changed its argument X"),  # noqa: E501
+    ("digits", lambda *a: (lambda classify: lambda im: np.eye(10)[classify(im)])(ex.train_digits(*a)), "classify returned 10 numbers per image"),  # noqa: E501
+]
+# Right in another way than the page's solution: exact fractions and integers; the reader's own
+# linear_backward; a tiny batch learned with another rate.
+OTHER_WAYS = [
+    ("by_hand", HAND | {"dW2": [[Fraction(5, 2)], [Fraction(3, 2)]], "db2": np.array([[2]])}),
+    ("article_backward", layers(LB, lambda d_A1, Z1: d_A1 * (Z1 > 0))),
+    ("sanity_checks", overfit(0.03)),
 ]
 # fmt: on
 
 
-@pytest.mark.parametrize("key", CHECKERS)
-def test_the_checker_passes_the_solution(key, capsys):
-    assert verdict(key, answers(key), capsys).startswith("PASS: ")
+RIGHT = [(key, None) for key in CHECKERS] + OTHER_WAYS
+
+
+@pytest.mark.parametrize(("key", "right"), RIGHT, ids=[k + "+" * (r is not None) for k, r in RIGHT])
+def test_the_checker_passes_the_solution_and_answers_right_in_other_ways(key, right, capsys):
+    assert verdict(key, answers(key, right), capsys).startswith("PASS: ")
 
 
 @pytest.mark.parametrize(("key", "wrong", "words"), WRONG, ids=[w[0] for w in WRONG])
@@ -268,7 +253,7 @@ def notebook():
     return book, printed.getvalue()
 
 
-def test_the_notebook_prints_not_written_yet_once_per_exercise_and_nothing_else(notebook):
+def test_the_notebook_prints_not_written_yet_once_per_exercise_and_no_answer(notebook):
     _, printed = notebook
     lines = printed.splitlines()
     verdicts = [line for line in lines if line.startswith(("PASS", "FAIL"))]
@@ -277,18 +262,44 @@ def test_the_notebook_prints_not_written_yet_once_per_exercise_and_nothing_else(
     named = zip(verdicts, CHECKERS.values(), strict=True)
     assert all(any(name in line for name in names) for line, names in named), verdicts
     assert sum("not written yet" in line for line in lines) == len(CHECKERS)
+    # Every other line says where a run's results will appear, and shows none of them.
+    others = [line for line in lines if line not in verdicts]
+    assert others and all(re.fullmatch(r"\(\D*(\d\D+)*\)", line) for line in others), others
 
 
-def test_the_notebook_holds_stubs_and_checkers_folded_hints_and_no_solution(notebook):
+def test_the_notebook_hides_checkers_folds_hints_and_answers_and_holds_no_solution(notebook):
     book, _ = notebook
     code = "\n".join(cell.source for cell in book.cells if cell.cell_type == "code")
     assert "# Solution" not in code and all(f"def check_{key}(" in code for key in CHECKERS)
-    hints = [cell.source for cell in book.cells if "hint" in cell.metadata.get("tags", [])]
-    assert len(hints) == 12 and all(h.startswith("<details><summary>Hint</summary>") for h in hints)
-    hidden = [cell for cell in book.cells if cell.metadata.get("jupyter", {}).get("source_hidden")]
-    assert [cell.source.splitlines()[0] for cell in hidden] == [
-        "# The three copies, each with one line changed (open after your diagnosis)"
+
+    def markdown(tag):
+        return [c.source for c in book.cells if tag in c.metadata.get("tags", [])
+                and c.cell_type == "markdown"]  # fmt: skip
+
+    assert len(markdown("hint")) == 12 and len(markdown("answer")) == 2
+    assert all(h.startswith("<details><summary>Hint</summary>") for h in markdown("hint"))
+    assert all(a.startswith("<details><summary>What the") for a in markdown("answer"))
+    hidden = [c.source.split("\n")[0] for c in book.cells if c.metadata.get("jupyter")]
+    numbers = [int(n) for h in hidden for n in re.findall(r"^# The checker of exercise (\d+)", h)]
+    assert numbers == list(range(1, 13)) and len(hidden) == 14, hidden  # and the tools, the copies
+    assert "# The three copies, each with one line changed (open after your diagnosis)" in hidden
+
+
+def readable(table: str) -> list[list[str]]:
+    """A grad_check table's words, row by row; an error of 1e-5 or less is rounding, which differs
+    from machine to machine, and reads as 'small'."""
+    small = re.compile(r"\d\.\de-(0[5-9]|[1-9]\d)")
+    return [
+        ["small" if small.fullmatch(w) else w for w in row.split()] for row in table.split("\n")
     ]
+
+
+def test_the_bug_tables_on_the_page_are_what_grad_check_prints(notebook):
+    book, _ = notebook
+    for label, name in ex.diagnosis.items():  # the solution's: the copy behind each table
+        cell = next(c.source for c in book.cells if f"**Table {label}**" in c.source)
+        shown = re.search(rf"\*\*Table {label}\*\*\s*```text\n(.*?)\n```", cell, re.S)
+        assert readable(shown.group(1)) == readable(str(ex.with_copy(name)))
 
 
 def test_the_page_runs_as_a_script_from_any_folder(tmp_path):
