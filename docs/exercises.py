@@ -2007,8 +2007,8 @@ if __name__ == "__main__":
 # ## Where to go next
 #
 # Every checker is an ordinary function in the folded cells (collapsed in the notebook): read
-# one to see how it decides. The
-# same tools check anything you add to a network: a forward/backward pair goes into
-# `activation=`, a loss into `loss_fn`, and `sm.grad_check` compares the result with finite
-# differences, entry by entry. [When it breaks](../failure_modes/) plants more backward-pass
-# bugs in the article's network and shows the gradient check that each one fails.
+# one to see how it decides. The same tools check anything you add to a network: a
+# forward/backward pair goes into `activation=`, a loss into `loss_fn`, and `sm.grad_check`
+# compares the result with finite differences, entry by entry.
+# [When it breaks](../failure_modes/) plants more backward-pass bugs in the article's network
+# and shows the gradient check that each one fails.
