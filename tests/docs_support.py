@@ -1,8 +1,4 @@
-"""What the docs tests share: the site's pages and what each must show, and how to build it.
-
-To publish another executed page, for instance ``docs/exercises.py``: add it to ``nav`` in
-``mkdocs.yml`` and add a ``NotebookPage`` for it to ``NOTEBOOK_PAGES`` below. The build and
-browser tests then check it like the main page.
+"""What the docs tests share: the site's pages, read from the nav in ``mkdocs.yml``, and its build.
 
 Without the docs requirements or without Chromium the docs tests skip, unless REQUIRE_BROWSER=1
 (set by .ci/run), which turns every such skip into a failure.
@@ -10,7 +6,6 @@ Without the docs requirements or without Chromium the docs tests skip, unless RE
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import os
 import re
@@ -20,106 +15,66 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def saved_figures(source: str) -> list[str]:
-    """The file names passed to ``save_figure`` in ``source`` (a path from the project root), in
-    the order of the calls: the figures that executing the file writes and shows.
-
-    Every call must name its file with a string literal, ``save_figure(fig, "name.png",
-    alt=...)``, so the count can be read from the code; a page that draws figures another way
-    gives its count by hand.
-    """
-    tree = ast.parse((ROOT / source).read_text(encoding="utf-8"))
-    definitions = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef) and node.name == "save_figure"
-    ]
-    inside_definition = {id(n) for d in definitions for n in ast.walk(d)}
-    names = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or id(node) in inside_definition:
-            continue
-        func = node.func
-        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if called != "save_figure":
-            continue
-        name = node.args[1] if len(node.args) > 1 else None
-        name = next((k.value for k in node.keywords if k.arg == "name"), name)
-        if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
-            raise ValueError(f"{source}:{node.lineno}: save_figure's file name is not a literal")
-        names.append((node.lineno, name.value))
-    return [name for _, name in sorted(names)]
-
-
 @dataclass(frozen=True)
 class Page:
-    url: str  # the page's path in the built site
+    title: str
+    source: Path  # the file it is rendered from: under docs/, or the module at the project root
+    url: str  # its folder in the built site: "" for Home, "step_size/" for step_size.py
 
     @property
     def slug(self) -> str:
-        return self.url.strip("/").replace("/", "-") or "home"
+        return self.url.strip("/") or "home"
 
 
-@dataclass(frozen=True)
-class NotebookPage(Page):
-    """A page rendered and executed from a jupytext ``.py`` file."""
-
-    source: str  # the .py file, as a path from the project root
-    figures: int  # how many figure images the executed page shows
+class _Loader(yaml.SafeLoader):  # reads mkdocs.yml's !ENV values as None
+    pass
 
 
-@dataclass(frozen=True)
-class MarkdownPage(Page):
-    formulas: int  # how many formulas it has at least
+_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
-def _notebook(source: str, url: str) -> NotebookPage:
-    return NotebookPage(url, source, figures=len(saved_figures(source)))
+def _page(title: str, name: str) -> Page:
+    source = ROOT / "docs" / name
+    url = "" if name == "index.md" else Path(name).with_suffix("").as_posix() + "/"
+    return Page(title, source if source.is_file() else ROOT / name, url)
 
 
-NOTEBOOK_PAGES = [
-    _notebook("scratch_mlp.py", "scratch_mlp/"),
-    _notebook("docs/step_size.py", "step_size/"),
-    _notebook("docs/optimizers.py", "optimizers/"),
-    _notebook("docs/minibatches.py", "minibatches/"),
-    _notebook("docs/failure_modes.py", "failure_modes/"),
-    _notebook("docs/exercises.py", "exercises/"),
-    _notebook("docs/pytorch.py", "pytorch/"),
-]
-MARKDOWN_PAGES = [MarkdownPage("", 5), MarkdownPage("benchmark/", 0), MarkdownPage("reference/", 0)]
-PAGES = [MARKDOWN_PAGES[0], *NOTEBOOK_PAGES, *MARKDOWN_PAGES[1:]]
+_NAV = yaml.load((ROOT / "mkdocs.yml").read_text("utf-8"), _Loader)["nav"]
+PAGES = [_page(title, name) for entry in _NAV for title, name in entry.items()]
+EXECUTED = [page for page in PAGES if page.source.suffix == ".py"]  # rendered by mkdocs-jupyter
 
 
-def markdown_cells(source: str) -> list[str]:
-    """The text of the markdown cells of a jupytext percent-format file."""
+def markdown(page: Page) -> str:
+    """The page's Markdown: a ``.md`` page whole, the markdown cells of a ``.py`` page."""
+    if page not in EXECUTED:
+        return page.source.read_text("utf-8")
     import jupytext
 
-    notebook = jupytext.read(ROOT / source)
-    return [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    cells = jupytext.read(page.source).cells
+    return "\n\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
 
 
-def math_in_markdown(source: str) -> list[str]:
-    """Every ``$...$`` and ``$$...$$`` in the markdown cells, outside code: what the page must
-    typeset, one MathJax element each."""
-    text = "\n\n".join(markdown_cells(source))
-    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
-    text = re.sub(r"`[^`]*`", "", text)
-    return re.findall(r"\$\$.+?\$\$|\$[^$]+?\$", text, flags=re.DOTALL)
+def formulas(page: Page) -> list[str]:
+    """Each formula of the page's Markdown outside code (``$...$``, ``$$...$$``, ``\\(...\\)``,
+    ``\\[...\\]``): what MathJax must typeset, one element each."""
+    text = re.sub(r"```.*?```|`[^`\n]*`", "", markdown(page), flags=re.DOTALL)
+    return re.findall(r"\$\$.+?\$\$|\$[^$]+?\$|\\\(.+?\\\)|\\\[.+?\\\]", text, flags=re.DOTALL)
 
 
-def section_titles(source: str) -> list[str]:
-    """The ``##`` headings of the markdown cells, each up to its first math (the table of contents
-    shows math typeset, so only the text before it can be compared)."""
-    titles = []
-    for cell in markdown_cells(source):
-        for line in cell.splitlines():
-            if line.startswith("## "):
-                titles.append(line[3:].split("$")[0].strip())
-    return titles
+def code_cells(page: Page) -> list[tuple[str, str]]:
+    """(marker line, code) of each code cell of a jupytext page, read line by line."""
+    cells = []
+    for line in page.source.read_text("utf-8").splitlines():
+        if line.startswith("# %%"):
+            cells.append((line, []))
+        elif cells:
+            cells[-1][1].append(line)
+    return [(mark, "\n".join(code).strip()) for mark, code in cells if "[markdown]" not in mark]
 
 
 def skip_unless_required(reason: str) -> None:
@@ -128,13 +83,9 @@ def skip_unless_required(reason: str) -> None:
     pytest.skip(reason)
 
 
-DOCS_MODULES = ("mkdocs", "material", "mkdocs_jupyter", "mkdocstrings_handlers", "mathjax")
-
-
 def missing_docs_package() -> str | None:
-    """The first docs requirement not installed, or None."""
     # The site executes docs/pytorch.py, the same model in PyTorch.
-    for module in (*DOCS_MODULES, "jupytext", "griffe", "torch"):
+    for module in ("mkdocs", "material", "mkdocs_jupyter", "mkdocstrings_handlers", "torch"):
         if importlib.util.find_spec(module) is None:
             return module
     return None
@@ -145,20 +96,11 @@ def require_docs_packages() -> None:
         skip_unless_required(f"{missing} is not installed: pip install -r requirements-test.txt")
 
 
-def mkdocs_build(
-    project: Path, site_dir: Path, env: dict[str, str] | None = None
-) -> tuple[int, str]:
-    """``mkdocs build --strict`` of ``project`` into ``site_dir``, started in ``project`` as the
-    README says: the executed pages' kernels start there too, and write their figures there.
-    Returns its exit status and its log (stdout and stderr together)."""
+def start_build(site_dir: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``mkdocs build --strict`` into ``site_dir``, started in the project root as CONTRIBUTING
+    says (the executed pages' kernels start there too, and write their figures there), in a
+    process group of its own; its stdout is its log."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DOCS_NOTEBOOK_CACHE": "false", **(env or {})}
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-    )
-    return result.returncode, result.stdout
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)]
+    output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, **output)
