@@ -311,12 +311,9 @@ READ_JS = r"""() => {
   const all = (selector) => [...article.querySelectorAll(selector)];
   // The text outside code, typeset math and the copy buttons' hidden sources: whatever MathJax
   // should have typeset and did not is still in here.
-  const skip = "pre, code, script, style, mjx-container, .clipboard-copy-txt";
-  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
-  const prose = [];
-  while (walker.nextNode()) {
-    if (!walker.currentNode.parentElement.closest(skip)) prose.push(walker.currentNode.data);
-  }
+  const prose = article.cloneNode(true);
+  prose.querySelectorAll("pre, code, script, style, mjx-container, .clipboard-copy-txt")
+    .forEach((element) => element.remove());
   const math = Array.from(MathJax.startup.document.math);
   const tokens = (item) => MathJax.startup.toMML(item.root).replace(/<[^>]*>/g, "");
   const hidden = all("mjx-assistive-mml");  // MathJax's copy of each formula for screen readers
@@ -324,11 +321,12 @@ READ_JS = r"""() => {
   const visibleCharacters = article.innerText.length;
   hidden.forEach((m) => m.style.removeProperty("display"));
   return {
-    prose: prose.join(""),
+    prose: prose.textContent,
     visibleCharacters,
     unloaded: all("img").filter((i) => !i.naturalWidth).map((i) => i.src.slice(0, 60)),
     // nbconvert gives an image without alt text its own sentence.
     noAlt: all("img").map((i) => i.alt.trim()).filter((alt) => !alt || alt.startsWith("No desc")),
+    figures: all(".jp-OutputArea-output img").length,
     notLight: all(".jp-OutputArea-output img").map((i) => getComputedStyle(i).filter)
       .filter((filter) => filter !== "none"),
     typeset: all("mjx-container").length,
@@ -405,10 +403,13 @@ def inspect(page, seen: dict) -> dict:
     seen["wide"] = page.evaluate(MEASURE_JS)
     page.set_viewport_size({"width": 390, "height": 844})
     seen["phone"] = page.evaluate(MEASURE_JS)
-    # The dark palette as its toggle sets it, without the choice kept for the next page.
-    page.evaluate("() => document.body.setAttribute('data-md-color-scheme', 'slate')")
-    filters = page.eval_on_selector_all(FIGURES, "i => i.map((i) => getComputedStyle(i).filter)")
-    seen["figures"], seen["notDark"] = len(filters), [f for f in filters if "invert" not in f]
+    seen["notDark"] = []
+    if seen["figures"]:  # the dark palette as its toggle sets it, not kept for the next page
+        page.evaluate("() => document.body.setAttribute('data-md-color-scheme', 'slate')")
+        filters = "i => i.map((i) => getComputedStyle(i).filter)"
+        seen["notDark"] = [
+            f for f in page.eval_on_selector_all(FIGURES, filters) if "invert" not in f
+        ]
     page.close()
     return seen
 
