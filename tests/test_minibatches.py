@@ -1,6 +1,5 @@
-"""The "Mini-batches and held-out data" page, checked on its own functions: its logs against
-``train``, its operation counts against the layer shapes, its held-out claims against the noise
-that sin(x) leaves on each set of points."""
+"""The mini-batches page: its logs against ``train``, its operation counts against the layer
+shapes, its held-out claims against the noise that sin(x) leaves on each set of points."""
 
 from __future__ import annotations
 
@@ -10,36 +9,34 @@ import pytest
 import scratch_mlp as sm
 from docs import minibatches as mb
 
+SETS = {"training": mb.article_problem()[1:], "held-out": mb.held_out_points()}
+
 
 @pytest.fixture(scope="module")
 def held_out_run():
     """The page's section 2: full-batch Adam for 2000 updates, both sets logged every 20."""
-    _, X, y = mb.article_problem()
-    sets = {"training": (X, y), "held-out": mb.held_out_points()}
-    return sets, mb.train_logged(2000, sets)[1]
+    return mb.train_logged(2000, SETS)[1]
 
 
 def test_both_sets_are_scored_on_the_parameters_train_has_at_that_moment():
     params, X, y = mb.article_problem()
     losses = sm.train(params, X, y, sm.mse_loss, sm.Adam(lr=0.01), steps=100)
-    sets = {"training": (X, y), "held-out": mb.held_out_points()}
-    fitted, log = mb.train_logged(100, sets, every=20)
+    fitted, log = mb.train_logged(100, SETS, every=20)
     assert log["updates"].tolist() == [0, 20, 40, 60, 80, 100]
     assert len(log["training"]) == len(log["held-out"]) == len(log["updates"])
     # train's losses[k] is measured after k updates, before update k + 1.
     assert log["training"][:-1].tolist() == losses[::20]
-    for name, points in sets.items():  # the last: after update 100, what train returned
+    for name, points in SETS.items():  # the last: after update 100, what train returned
         assert log[name][-1] == mb.loss_on(fitted, *points) == mb.loss_on(params, *points)
     # Before any update one network scored on two draws of points: within a few percent.
     assert log["held-out"][0] == pytest.approx(log["training"][0], rel=0.05)
 
 
 def test_small_batches_reach_the_threshold_on_fewer_examples_but_more_updates(held_out_run):
-    _, X, y = mb.article_problem()
     runs = {1: 1200, 16: 400}  # updates enough to cross it
-    seen = {b: mb.train_logged(n, {"training": (X, y)}, batch_size=b)[1] for b, n in runs.items()}
+    seen = {b: mb.train_logged(n, SETS, batch_size=b)[1] for b, n in runs.items()}
     seen = {b: mb.examples_to_threshold(log, b) for b, log in seen.items()}
-    seen[200] = mb.examples_to_threshold(held_out_run[1], 200)  # all rows at every update
+    seen[200] = mb.examples_to_threshold(held_out_run, 200)  # all rows at every update
     assert seen[1] < seen[16] < seen[200] / 4
     assert seen[1] / 1 > seen[16] / 16 > seen[200] / 200  # in updates the full batch is ahead
 
@@ -69,9 +66,9 @@ def test_smooth_stretch_ends_before_the_training_loss_first_rises():
 
 
 def test_the_fit_beats_the_noise_on_its_own_points_and_not_on_fresh_ones(held_out_run):
-    sets, log = held_out_run
-    noise = {name: mb.noise_of(*points) for name, points in sets.items()}
-    assert noise == pytest.approx(dict.fromkeys(sets, 0.1**2), rel=0.2)  # the noise's variance
+    log = held_out_run
+    noise = {name: mb.noise_of(*points) for name, points in SETS.items()}
+    assert noise == pytest.approx(dict.fromkeys(SETS, 0.1**2), rel=0.2)  # the noise's variance
     training, held = log["training"], log["held-out"]
     assert training[-1] < noise["training"] and held[-1] > noise["held-out"]
     # From update 500, for hundreds of updates the training loss falls at every measurement

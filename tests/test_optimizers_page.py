@@ -22,20 +22,20 @@ def roots(lr_lambda, mu):
 
 
 @pytest.mark.parametrize(
-    ("make", "axis", "ratio"),  # axis 0 is the steep one (curvature 10), 1 the flat one (0.2)
+    ("lr", "mu", "axis", "ratio"),  # axis 0 is the steep one (curvature 10), 1 the flat one (0.2)
     [
-        (lambda: sm.SGD(lr=0.18), 0, -0.8),
-        (lambda: sm.SGD(lr=0.18), 1, 0.964),
-        (lambda: sm.SGD(lr=0.19), 0, -0.9),
-        (lambda: sm.SGD(lr=0.21), 0, -1.1),  # past 2 / lambda: a zigzag that grows
-        (lambda: sm.SGD(lr=0.05, momentum=0.8), 1, max(roots(0.05 * 0.2, 0.8).real)),
-        (lambda: sm.SGD(lr=0.37, momentum=0.8), 0, min(roots(0.37 * 10, 0.8).real)),  # < -1
+        (0.18, 0, 0, -0.8),
+        (0.18, 0, 1, 0.964),
+        (0.19, 0, 0, -0.9),
+        (0.21, 0, 0, -1.1),  # past 2 / lambda: a zigzag that grows
+        (0.05, 0.8, 1, max(roots(0.05 * 0.2, 0.8).real)),
+        (0.37, 0.8, 0, min(roots(0.37 * 10, 0.8).real)),  # < -1
     ],
 )
 def test_each_axis_of_the_bowl_shrinks_or_grows_by_the_factor_its_recurrence_predicts(
-    make, axis, ratio
+    lr, mu, axis, ratio
 ):
-    c = along(op.descend(make()))[axis]
+    c = along(op.descend(sm.SGD(lr=lr, momentum=mu)))[axis]
     np.testing.assert_allclose(c[-5:] / c[-6:-1], ratio, rtol=1e-3)
 
 

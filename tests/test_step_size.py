@@ -1,6 +1,5 @@
-"""The step-size page, checked against oracles independent of its power iteration: the whole
-Hessian's eigenvalues, the output layer's Hessian in closed form, the tangent kernel written out
-by hand, and the loss curve of ``train`` itself."""
+"""The step-size page against oracles apart from its power iteration: the whole Hessian, the
+output layer's Hessian in closed form, the tangent kernel by hand, and ``train``'s own losses."""
 
 from __future__ import annotations
 
