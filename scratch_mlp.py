@@ -1241,10 +1241,8 @@ def relu_backward(d_A, Z):
     return d_A * (Z > 0)  # (N, H)
 
 
-RELU = (
-    relu_forward,
-    relu_backward,
-)  # the default activation: a (forward, backward) pair
+RELU = (relu_forward, relu_backward)
+"""The default ``activation``: ReLU's (forward, backward) pair."""
 
 
 # %% [markdown]
@@ -1357,6 +1355,7 @@ class GradCheckReport(dict):
 
     @property
     def ok(self) -> bool:
+        """True when every tensor passed."""
         return all(row["ok"] for row in self.values())
 
     def __str__(self) -> str:
@@ -1598,6 +1597,7 @@ class SGD:
 
     @_checked_step  # params and grads checked before anything changes
     def step(self, params, grads) -> None:
+        """One update of every array in ``params``, in place, from ``grads`` (same names)."""
         for name, p in params.items():
             g = grads[name]
             if self.momentum:
@@ -1711,6 +1711,7 @@ class RMSProp:
 
     @_checked_step
     def step(self, params, grads) -> None:
+        """One update of every array in ``params``, in place, from ``grads`` (same names)."""
         if not self.v:
             self.v = {name: np.zeros_like(p) for name, p in params.items()}
         for name, p in params.items():
@@ -1757,6 +1758,7 @@ class Adam:
 
     @_checked_step
     def step(self, params, grads) -> None:
+        """One update of every array in ``params``, in place, from ``grads`` (same names)."""
         if not self.t:
             self.m = {name: np.zeros_like(p) for name, p in params.items()}
             self.v = {name: np.zeros_like(p) for name, p in params.items()}
