@@ -9,7 +9,7 @@ prediction should have been), becomes a closed ``<details>`` box, titled by its 
 phrase (on the site its ``deeper`` tag folds it); a code cell tagged ``spoiler`` has its code
 hidden until opened (``jupyter.source_hidden``; on the site its ``fold`` tag folds it).
 
-The page's download buttons (``docs/overrides/partials/actions.html``) read ``page.notebook``:
+The page's download buttons (``docs/overrides/main.html``) read ``page.notebook``:
 the notebook's file name, and the other pages' ``.py`` files its code imports (a side page
 imports ``scratch_mlp``), which must sit in the same folder for it to run.
 """
