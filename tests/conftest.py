@@ -5,9 +5,11 @@ import importlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from subprocess import PIPE
 
@@ -89,12 +91,24 @@ def gradient_steps(dtype, steps, seed=0):
                     for step in sizes]  # fmt: skip
 
 
-# `python scratch_mlp.py` starts as soon as collection shows a test that needs it, and runs while
-# the other tests do.
-_script = {}
+# `python scratch_mlp.py`, and the docs site's build, start as soon as collection shows a test that
+# needs them, and run while the other tests do.
+_script, _build = {}, {}
+
+
+def pytest_collection_modifyitems(items):
+    # The docs tests last (a stable sort), so that the site, whose build starts with them below,
+    # builds while every other test runs.
+    items.sort(key=lambda item: item.path.name == "test_docs.py")
 
 
 def pytest_collection_finish(session):
+    if any(item.path.name == "test_docs.py" for item in session.items):
+        import docs_support
+
+        if not docs_support.missing_docs_package():
+            site = Path(tempfile.mkdtemp(prefix="site_"))
+            _build.update(path=site, started=time.time(), process=docs_support.start_build(site))
     if any("script_run" in getattr(item, "fixturenames", ()) for item in session.items):
         cwd = tempfile.mkdtemp(prefix="scratch_mlp_run_")
         _script[cwd] = subprocess.Popen(
@@ -110,8 +124,19 @@ def script_run():
     return Path(cwd), process.returncode, stdout.splitlines(), stderr
 
 
+@pytest.fixture(scope="session")
+def site_build():
+    """``(site folder, start time, the build's process)``, or None without the docs packages."""
+    return (_build["path"], _build["started"], _build["process"]) if _build else None
+
+
 def pytest_sessionfinish(session):
     shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
+    if _build:  # still running after -x or a deselection: stop it
+        if _build["process"].poll() is None:
+            os.killpg(_build["process"].pid, signal.SIGKILL)
+            _build["process"].communicate()
+        shutil.rmtree(_build["path"], ignore_errors=True)
     for cwd, process in _script.items():  # still running after -x or a deselection: stop it
         process.kill()
         process.communicate()

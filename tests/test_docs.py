@@ -15,11 +15,9 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import docs_support as ds
@@ -196,25 +194,11 @@ def test_complete_examples_in_the_docs_run(doc: Path):
 # --- The build, read as files
 
 
-@pytest.fixture(scope="session", autouse=True)
-def build(tmp_path_factory):
-    """The strict build, started with the first of these tests: those that need no site run
-    while it does."""
-    if ds.missing_docs_package():
-        yield None  # the site's tests skip
-        return
-    path, started = tmp_path_factory.mktemp("site"), time.time()
-    process = ds.start_build(path)
-    yield path, started, process
-    if process.poll() is None:  # no test asked for the site
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @pytest.fixture(scope="session")
-def site(build) -> dict:
+def site(site_build) -> dict:
+    """The strict build, which conftest.py starts as soon as the tests are collected."""
     ds.require_docs_packages()
-    path, started, process = build
+    path, started, process = site_build
     log = process.communicate(timeout=600)[0]
     assert process.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     # --strict fails on a warning; this names it.
