@@ -37,6 +37,18 @@ def test_numerical_gradient_is_the_derivative_and_puts_every_entry_back():
         assert slope[0] == pytest.approx(1.0, rel=1e-6)
 
 
+def test_the_layers_called_on_their_own_match_finite_differences():
+    rng = np.random.default_rng(0)
+    X, W, b, G = (rng.standard_normal(shape) for shape in [(5, 3), (3, 4), (1, 4), (5, 4)])
+    inputs = [X, W, b]  # the loss sum(G * Z) has dL/dZ = G
+    for i, analytic in enumerate(sm.linear_backward(G, sm.linear_forward(X, W, b)[1])):
+        moved = [a.copy() for a in inputs]  # numerical_gradient moves the entries of moved[i]
+        loss = lambda v: np.sum(G * sm.linear_forward(*moved)[0])  # noqa: E731, B023
+        np.testing.assert_allclose(analytic, sm.numerical_gradient(loss, moved[i]))
+    loss = lambda Z: np.sum(G * sm.relu_forward(Z)[0])  # noqa: E731
+    np.testing.assert_allclose(sm.relu_backward(G, X @ W), sm.numerical_gradient(loss, X @ W))
+
+
 @settings(max_examples=30, deadline=None, database=None)
 @given(
     sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
@@ -61,7 +73,7 @@ def test_grad_check_passes_every_entry_of_any_network(sizes, N, seed, xent, dtyp
         assert params[name].dtype == dtype and np.array_equal(params[name], before[name])
 
 
-def test_no_false_alarm_where_the_gradients_are_tiny():
+def test_where_the_gradients_are_tiny_an_error_counts_from_1e_8(monkeypatch):
     # A nearly silent output layer: the gradients of the layers below are about 1e-8, and the
     # rounding noise of their finite differences is far above 1e-6 of them: atol absorbs it.
     params, X, labels = make_problem([2, 8, 8, 3], 30, XENT, seed=1)
@@ -70,6 +82,10 @@ def test_no_false_alarm_where_the_gradients_are_tiny():
     assert np.median(np.abs(grads["W1"])) < 1e-7
     assert sm.grad_check(params, X, labels, XENT).ok
     assert not sm.grad_check(params, X, labels, XENT, atol=0.0)["W1"]["ok"]
+    backward = sm.linear_backward  # and a dW off by 1.5e-8 fails
+    off = lambda *a, **k: (lambda d_X, dW, db: (d_X, dW + 1.5e-8, db))(*backward(*a, **k))  # noqa: E731
+    monkeypatch.setattr(sm, "linear_backward", off)
+    assert not sm.grad_check(params, X, labels, XENT)["W1"]["ok"]
 
 
 def times(factor):
@@ -85,7 +101,7 @@ PLANTED_BUGS = {
                       XENT, sm.RELU, "W2"),  # the square one
     "the 1/N left out": (None, times(20), sm.RELU, ALL),
     "ReLU's mask forgotten": (None, XENT, (sm.relu_forward, lambda d_A, Z: d_A), "W1 b1 W2 b2"),
-    "d_out 1e-4 too large": (None, times(1 + 1e-4), sm.RELU, ALL),
+    "d_out 1.5e-6 too large": (None, times(1 + 1.5e-6), sm.RELU, ALL),  # rtol is 1e-6
     "db 1e-6 too large": (lambda d_X, dW, db: (d_X, dW, db + 1e-6), XENT, sm.RELU, "b1 b2 b3"),
 }  # fmt: skip
 
@@ -101,8 +117,10 @@ def test_grad_check_fails_exactly_the_tensors_a_planted_bug_makes_wrong(monkeypa
     assert {name for name, row in report.items() if not row["ok"]} == set(wrong.split())
     assert "FAIL" in str(report)
     # The report measures the planted error.
-    if bug == "d_out 1e-4 too large":
-        assert all(row["max_rel_error"] == pytest.approx(1e-4, rel=1e-2) for row in report.values())
+    if bug == "d_out 1.5e-6 too large":
+        assert all(
+            row["max_rel_error"] == pytest.approx(1.5e-6, rel=0.05) for row in report.values()
+        )
     if bug == "db 1e-6 too large":
         assert report["b2"]["max_abs_error"] == pytest.approx(1e-6, rel=1e-3)
 

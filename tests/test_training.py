@@ -2,6 +2,7 @@
 float32 stays float32, the start is He's, and it stops cleanly: on Ctrl-C, on an error, at the
 step where the loss stops being a number."""
 
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -25,13 +26,14 @@ def article():
 
 def test_train_with_sgd_is_the_article_loop_bit_for_bit_and_logs_as_it_does(article, capsys):
     params, X, y = article
-    by_article = copy_params(params)
+    by_article, rng = copy_params(params), np.random.default_rng(0)
     expected = sm.article_loop(by_article, X, y, lr=0.02, steps=201, log_every=50)
-    article_log = capsys.readouterr().out
-    losses = sm.train(params, X, y, MSE, sm.SGD(lr=0.02), steps=201, log_every=50)
+    article_log, state = capsys.readouterr().out, rng.bit_generator.state
+    losses = sm.train(params, X, y, MSE, sm.SGD(lr=0.02), 201, len(X), rng, log_every=50)
     assert capsys.readouterr().out == article_log and article_log.count("\n") == 5
     assert losses == [float(v) for v in expected]
     assert_params_equal(params, by_article)
+    assert rng.bit_generator.state == state  # a batch of all the rows is never shuffled
 
 
 def test_adam_reaches_the_noise_floor_in_500_steps_where_sgd_is_ten_times_above_it(article):
@@ -112,6 +114,11 @@ def test_he_initialisation_keeps_the_pre_activations_mean_square_through_depth()
     assert (bad["b1"] == -2.0).all() and (bad["b2"] == 0.0).all()  # never the output's bias
 
 
+def test_train_runs_in_a_thread_other_than_the_main_one(article):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # where signals cannot be handled
+        assert len(pool.submit(sm.train, *article, MSE, sm.SGD(0.01), 3).result()) == 3
+
+
 # ---- stopping -----------------------------------------------------------------------------------
 
 
@@ -128,9 +135,12 @@ def changed_mse(change, step):
 
 
 def ctrl_c(times):
-    def change(loss, d_out):
-        for _ in range(times):
+    sent = []
+
+    def change(loss, d_out):  # in the first step it is called, only
+        for _ in range(0 if sent else times):
             os.kill(os.getpid(), signal.SIGINT)
+        sent.append(times)
         return loss, d_out
 
     return change
@@ -146,7 +156,7 @@ def user_s(signum, frame):
 
 
 STOPS_ON_SIGNALS = {
-    # name: (SIGINT's handler, Ctrl-Cs per step from step 3, on_step, train raises, steps done)
+    # name: (SIGINT's handler, Ctrl-Cs in step 3, on_step, what train raises, the steps done)
     "Ctrl-C": (signal.default_int_handler, 1, None, KeyboardInterrupt, 4),  # step 3 is finished
     "a second Ctrl-C": (signal.default_int_handler, 2, None, KeyboardInterrupt, 3),  # at once
     "on_step raising": (signal.default_int_handler, 0, raising_at_step_3, RuntimeError, 4),
@@ -178,7 +188,7 @@ def test_training_stops_after_whole_steps_keeping_their_losses_and_a_handler_of_
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     assert after is (user_s if "user's" in case else handler)
-    assert user_s.calls == ([signal.SIGINT] * 3 if "user's" in case else [])  # steps 3, 4, 5
+    assert user_s.calls == ([signal.SIGINT] if "user's" in case else [])
     assert recorded == sm.train(whole, X, y, MSE, sm.SGD(0.01), steps=steps_done)
     assert_params_equal(params, whole)  # every tensor updated by whole steps only
 
@@ -196,10 +206,11 @@ def predict_float32(step, loss, params):
     [
         (lambda step, loss, p: np.clip(p["W1"], -0.1, 0.1, out=p["W1"]), None, None),
         (replace, ValueError, "on_step must change params' arrays in place"),
+        (lambda step, loss, p: p.update(W3=p["W2"]), ValueError, "not add, remove or replace"),
         (predict_float32, ValueError, "X has dtype float32"),  # the checks are on in on_step
         (lambda *_: np.float64(1e308) * 10, FloatingPointError, "overflow"),  # np.errstate's
     ],
-    ids=["changing params in place", "replacing an array", "predict", "an overflow"],
+    ids=["changing params in place", "replacing an array", "adding one", "predict", "overflow"],
 )
 def test_on_step_runs_as_the_caller_s_code_and_may_change_params_only_in_place(
     article, on_step, error, match
@@ -218,8 +229,10 @@ STOPS = {
     "overflowing at the start": (1e200, MSE, 0.01, FloatingPointError, "at step 0, before any"),
     "a loss that stops being a number": (1, changed_mse(lambda loss, d: (None, d), 2), 0.01,
                                          ValueError, "loss_fn returned None as the loss at step 2"),
-    "a NaN d_out with a finite loss": (1, changed_mse(lambda loss, d: (loss, d * np.nan), 2), 0.01,
-                                       FloatingPointError, "NaN .*d_out at step 2 although"),
+    "a NaN in d_out, the loss finite": (1, changed_mse(lambda loss, d: (loss, d / (d != d[0])), 2),
+                                        0.01, FloatingPointError, "NaN .*d_out at step 2 although"),
+    "a loss too large for a float": (1, changed_mse(lambda loss, d: (10**400, d), 2), 0.01,
+                                     FloatingPointError, "loss became .* at step 2"),
     "a d_out that fits the probe's two rows only": (
         1, changed_mse(lambda loss, d: (loss, d[:2]), -1), 0.01, ValueError,
         r"d_out of shape \(2, 1\) for out of shape \(200, 1\) at step 0"),
