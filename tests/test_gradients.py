@@ -73,24 +73,29 @@ def test_grad_check_passes_every_entry_of_any_network(sizes, N, seed, xent, dtyp
         assert params[name].dtype == dtype and np.array_equal(params[name], before[name])
 
 
-def test_where_the_gradients_are_tiny_an_error_counts_from_1e_8(monkeypatch):
-    # A nearly silent output layer: the gradients of the layers below are about 1e-8, and the
-    # rounding noise of their finite differences is far above 1e-6 of them: atol absorbs it.
+def test_an_error_counts_from_1e_8_where_gradients_are_tiny_and_1e_6_of_them_where_large(
+    monkeypatch,
+):
     params, X, labels = make_problem([2, 8, 8, 3], 30, XENT, seed=1)
+    # A loss 1e4 times larger: gradients near 1e3, whose finite differences' rounding noise is
+    # far above 1e-8. rtol absorbs it.
+    assert sm.grad_check(params, X, labels, times(1e4, loss=True)).ok
+    assert not sm.grad_check(params, X, labels, times(1e4, loss=True), rtol=0.0).ok
+    # A nearly silent output layer: gradients below it near 1e-8, whose noise is far above 1e-6
+    # of them. atol absorbs it, and a dW off by 1.5e-8 fails.
     params["W3"] *= 1e-6
-    _, grads = sm.loss_and_grads(params, X, labels, XENT)
-    assert np.median(np.abs(grads["W1"])) < 1e-7
+    assert np.median(np.abs(sm.loss_and_grads(params, X, labels, XENT)[1]["W1"])) < 1e-7
     assert sm.grad_check(params, X, labels, XENT).ok
     assert not sm.grad_check(params, X, labels, XENT, atol=0.0)["W1"]["ok"]
-    backward = sm.linear_backward  # and a dW off by 1.5e-8 fails
+    backward = sm.linear_backward
     off = lambda *a, **k: (lambda d_X, dW, db: (d_X, dW + 1.5e-8, db))(*backward(*a, **k))  # noqa: E731
     monkeypatch.setattr(sm, "linear_backward", off)
     assert not sm.grad_check(params, X, labels, XENT)["W1"]["ok"]
 
 
-def times(factor):
-    """softmax_cross_entropy with its d_out multiplied by ``factor``."""
-    return lambda out, labels: (lambda loss, d: (loss, factor * d))(*XENT(out, labels))
+def times(factor, loss=False):
+    """softmax_cross_entropy with its d_out, and with ``loss`` its loss, times ``factor``."""
+    return lambda out, y: (lambda L, d: (L * (factor if loss else 1), factor * d))(*XENT(out, y))
 
 
 ALL = "W1 b1 W2 b2 W3 b3"

@@ -207,7 +207,8 @@ REFUSED = [
      "sm.init_mlp([2, 3], rng, '>f8')"),
     ("weight_std", "finite number >= 0", "sm.init_mlp([2, 3], rng, weight_std=-1.0)",
      "sm.init_mlp([2, 3], rng, weight_std=NAN)"),
-    ("weight_std", "overflows float32", "sm.init_mlp([3, 2], rng, np.float32, weight_std=1e39)"),
+    ("weight_std", "overflows float32", "sm.init_mlp([3, 2], rng, np.float32, weight_std=1e39)",
+     "sm.init_mlp([30, 20], np.random.default_rng(0), np.float32, weight_std=1e38)"),  # drawn
     ("hidden_bias", "finite number", "sm.init_mlp([2, 3], rng, hidden_bias=NAN)",
      "sm.init_mlp([2, 3], rng, hidden_bias='0')"),
     # grad_check, mlp_backward, the layers
@@ -302,6 +303,8 @@ def by_name(out, y):  # class names as targets
         "list(sm.numerical_gradient(lambda v: np.array(v @ v), x)) == pytest.approx([2, 4])",
         "sm.init_mlp(np.array([2, 3]), rng)['W1'].shape == (2, 3)",
         "sm.grad_check(P, X, labels, XENT, max_evals=66).ok",  # two per entry: 66, not one more
+        "sm.RMSProp(alpha=0.0).alpha == sm.SGD(0.1, momentum=0).momentum == 0",
+        "sm.Adam(betas=(0, 0)).betas == (0.0, 0.0)",
         "sgd.step(cast(P, 'f8'), G) is None",  # plain SGD keeps no state: any arrays will do
         "sm.Adam().step({}, {}) is None",  # no parameters: nothing to do
     ],
