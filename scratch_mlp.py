@@ -249,10 +249,7 @@ def _same_shape(name: str, value, shape) -> None:
         )
 
 
-_FLOATS = (
-    np.float32,
-    np.float64,
-)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
+_FLOATS = (np.float32, np.float64)  # float16 is refused: Adam's eps = 1e-8 is 0 in float16
 
 
 def _float_dtype(dtype: np.dtype) -> bool:
@@ -471,9 +468,7 @@ def _check_cache(params, cache, d_out) -> None:
     X_last, W_last = layers[-1]
     _array("d_out", d_out)
     _same_shape(
-        "d_out (what loss_fn returns as the gradient)",
-        d_out,
-        (len(X_last), W_last.shape[1]),
+        "d_out (what loss_fn returns as the gradient)", d_out, (len(X_last), W_last.shape[1])
     )
     if d_out.dtype != W_last.dtype:
         raise ValueError(f"d_out must have the parameters' dtype {W_last.dtype}, got {d_out.dtype}")
@@ -588,17 +583,7 @@ def _check_numerical(f, x, h):
 
 
 def _check_training(
-    params,
-    X,
-    y,
-    loss_fn,
-    optimizer,
-    steps,
-    batch_size,
-    rng,
-    log_every,
-    activation,
-    on_step,
+    params, X, y, loss_fn, optimizer, steps, batch_size, rng, log_every, activation, on_step
 ):
     """train's arguments, checked once before the first step."""
     rows = batch_size if isinstance(batch_size, (int, np.integer)) and batch_size > 0 else None
@@ -987,16 +972,8 @@ if __name__ == "__main__":
         ax = fig.subplots()
         ax.set(xlim=(-0.5, 11.2), ylim=(-1.7, 1.7))
         nodes = {"x": (0, 1.2, False), "w": (0, -1.2, True), "×": (2.4, 0, False)}
-        nodes |= {
-            "b": (4.6, -1.4, True),
-            "+": (4.6, 0, False),
-            "max(0, ·)": (6.9, 0, False),
-        }
-        nodes |= {
-            "y": (9.3, 1.4, False),
-            "(· − y)²": (9.3, 0, False),
-            "L": (11, 0, False),
-        }
+        nodes |= {"b": (4.6, -1.4, True), "+": (4.6, 0, False), "max(0, ·)": (6.9, 0, False)}
+        nodes |= {"y": (9.3, 1.4, False), "(· − y)²": (9.3, 0, False), "L": (11, 0, False)}
         edges = [
             ("x", "×", f"x = {x}", f"d_x = {d_x}"),
             ("w", "×", f"w = {w}", f"dw = {dw}"),
@@ -1009,8 +986,7 @@ if __name__ == "__main__":
         ]
         draw_graph(ax, nodes, edges)
         ax.set_title(
-            "One neuron: values forward, above the arrows; gradients backward, in red",
-            fontsize=10,
+            "One neuron: values forward, above the arrows; gradients backward, in red", fontsize=10
         )
         save_figure(
             fig,
@@ -1558,14 +1534,8 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
             params[f"W{l}"] = (draw * std).astype(dtype)
         bias = hidden_bias if l < K else 0.0
         params[f"b{l}"] = np.full((1, fan_out), bias, dtype=dtype)
-    for (
-        name,
-        p,
-    ) in params.items():  # a weight_std or hidden_bias too large for the dtype
-        _finite(
-            f"params[{name!r}] (weight_std or hidden_bias overflows {np.dtype(dtype)})",
-            p,
-        )
+    for name, p in params.items():  # a weight_std or hidden_bias too large for the dtype
+        _finite(f"params[{name!r}] (weight_std or hidden_bias overflows {np.dtype(dtype)})", p)
     return params
 
 
@@ -1586,10 +1556,7 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
 class SGD:
     """Gradient descent with optional momentum, as ``torch.optim.SGD``; updates in place."""
 
-    lr, momentum = (
-        _Checked(),
-        _Checked(allow_low=True, below=1),
-    )  # checked whenever assigned
+    lr, momentum = _Checked(), _Checked(allow_low=True, below=1)  # checked whenever assigned
 
     def __init__(self, lr: float, momentum: float = 0.0):
         self.lr, self.momentum = lr, momentum
@@ -1699,11 +1666,7 @@ class RMSProp:
     ``v = alpha * v + (1 - alpha) * g**2``, then ``p -= lr * g / (sqrt(v) + eps)``.
     """
 
-    lr, alpha, eps = (
-        _Checked(),
-        _Checked(allow_low=True, below=1),
-        _Checked(),
-    )  # eps > 0: no 0/0
+    lr, alpha, eps = _Checked(), _Checked(allow_low=True, below=1), _Checked()  # eps > 0: no 0/0
 
     def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8):
         self.lr, self.alpha, self.eps = lr, alpha, eps
@@ -1734,25 +1697,13 @@ class Adam:
         array([0.9, 0.9])
     """
 
-    lr, eps = (
-        _Checked(),
-        _Checked(),
-    )  # checked whenever set; eps > 0, or a zero gradient gives 0/0
+    lr, eps = _Checked(), _Checked()  # checked whenever set; eps > 0, or a zero gradient gives 0/0
     betas, bias_correction = _Checked(_betas), _Checked(_flag)
 
     def __init__(
-        self,
-        lr: float = 1e-3,
-        betas=(0.9, 0.999),
-        eps: float = 1e-8,
-        bias_correction: bool = True,
+        self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, bias_correction: bool = True
     ):
-        self.lr, self.eps, self.betas, self.bias_correction = (
-            lr,
-            eps,
-            betas,
-            bias_correction,
-        )
+        self.lr, self.eps, self.betas, self.bias_correction = lr, eps, betas, bias_correction
         self.t = 0  # steps taken: one per call, for every tensor
         self.m, self.v = {}, {}
 
@@ -1793,10 +1744,7 @@ class Adam:
 
 # %%
 if __name__ == "__main__":
-    params_adam, optimizer = (
-        {k: p.copy() for k, p in params_init.items()},
-        Adam(lr=0.01),
-    )
+    params_adam, optimizer = {k: p.copy() for k, p in params_init.items()}, Adam(lr=0.01)
     for _ in range(100):
         optimizer.step(params_adam, loss_and_grads(params_adam, X_sine, y_sine, mse_loss)[1])
     same = all(np.array_equal(params_adam[k], params[k]) for k in params)
@@ -1825,11 +1773,7 @@ if __name__ == "__main__":
         for label, curve in curves.items():
             ax.semilogy(curve, label=label)
         ax.axhline(0.01, color="gray", ls="--", lw=1, label="the noise's variance, 0.01")
-        ax.set(
-            xlabel="step",
-            ylabel="MSE loss (log scale)",
-            title="Same network, same start",
-        )
+        ax.set(xlabel="step", ylabel="MSE loss (log scale)", title="Same network, same start")
         ax.legend()
         sgd_end, adam_end = (curve[-1] for curve in curves.values())
         save_figure(
@@ -1937,22 +1881,9 @@ if __name__ == "__main__":
         ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(colors),
                     alpha=0.3)  # fmt: skip
         for c in range(3):  # each class
-            ax.scatter(
-                *X_train[y_train == c].T,
-                s=12,
-                color=colors[c],
-                label=f"class {c} (train)",
-            )
+            ax.scatter(*X_train[y_train == c].T, s=12, color=colors[c], label=f"class {c} (train)")
             ax.scatter(*X_test[y_test == c].T, s=30, color=colors[c], edgecolor="k", marker="^")
-        ax.scatter(
-            [],
-            [],
-            s=30,
-            color="white",
-            edgecolor="k",
-            marker="^",
-            label="held out (test)",
-        )
+        ax.scatter([], [], s=30, color="white", edgecolor="k", marker="^", label="held out (test)")
         ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal",
                title=f"Decision regions, held-out accuracy {test_accuracy:.1%}")  # fmt: skip
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
