@@ -284,8 +284,10 @@ def _check_init(sizes, rng, dtype, weight_std, hidden_bias) -> None:
     if weight_std is not None:  # 0 is allowed: the all-zero start is a lesson of its own
         _number("weight_std", weight_std, allow_low=True)
     _number("hidden_bias", hidden_bias, low=-math.inf)
+    # A weight is weight_std times a normal draw, which never reaches 1000: checked here, before
+    # anything is drawn from rng.
     with np.errstate(over="ignore"):
-        if not np.isfinite(np.dtype(dtype).type([weight_std or 0.0, hidden_bias])).all():
+        if not np.isfinite(np.dtype(dtype).type([(weight_std or 0.0) * 1e3, hidden_bias])).all():
             raise ValueError(f"weight_std or hidden_bias overflows {np.dtype(dtype)}")
 
 
