@@ -4,6 +4,7 @@ run top to bottom beside scratch_mlp.py, prints one "not written yet" per exerci
 
 import contextlib
 import copy
+import inspect
 import io
 import re
 import subprocess
@@ -22,20 +23,12 @@ from docs.hooks.notebooks import page_notebook
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "exercises.py"
 
-# Each checker of the page (check_<key>), in the page's order, and the names of what it takes.
+# Each checker of the page (check_<key>), in the page's order, and the names of what it takes:
+# the page's own names for the answers.
 CHECKERS = {
-    "by_hand": ["by_hand"],
-    "linear_backward": ["linear_backward"],
-    "article_backward": ["article_backward"],
-    "bug_hunt": ["diagnosis", "fixed_mse_loss", "fixed_linear_backward", "fixed_relu_backward"],
-    "softplus": ["softplus_forward", "softplus_backward"],
-    "sanity_checks": ["sanity_checks"],
-    "train_loop": ["train_loop"],
-    "predictions": ["predictions"],
-    "weight_decay": ["with_l2", "AdamW"],
-    "nesterov": ["Nesterov"],
-    "batchnorm_backward": ["batchnorm_backward"],
-    "digits": ["train_digits"],
+    name.removeprefix("check_"): list(inspect.signature(check).parameters)
+    for name, check in vars(ex).items()
+    if name.startswith("check_")
 }
 
 
