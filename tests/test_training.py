@@ -79,15 +79,11 @@ def test_mini_batches_walk_a_new_permutation_every_epoch_with_rows_and_targets_t
     # seen[0]: train's check of the loss function, before any step
 
 
-def test_float32_stays_float32_in_outputs_gradients_losses_and_training():
+def test_float32_training_stays_float32():
+    # The forward and backward passes' dtypes are checked against PyTorch (test_torch_parity.py).
     rng = np.random.default_rng(5)
     params = sm.init_mlp([3, 8, 6, 4], rng, dtype=np.float32)
-    X = rng.standard_normal((10, 3)).astype(np.float32)
-    labels, y = rng.integers(0, 4, size=10), rng.standard_normal((10, 4)).astype(np.float32)
-    assert sm.mlp_forward(params, X)[0].dtype == np.float32
-    for loss_fn, target in [(MSE, y), (XENT, labels)]:
-        loss, grads = sm.loss_and_grads(params, X, target, loss_fn)
-        assert {loss.dtype, *(g.dtype for g in grads.values())} == {np.dtype(np.float32)}
+    X, labels = rng.standard_normal((10, 3)).astype(np.float32), rng.integers(0, 4, size=10)
     losses = sm.train(params, X, labels, XENT, sm.Adam(1e-2), 20, 5, rng)
     assert losses[-1] < losses[0]
     assert {p.dtype for p in params.values()} == {np.dtype(np.float32)}
