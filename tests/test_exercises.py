@@ -197,16 +197,8 @@ def test_the_checker_fails_a_wrong_answer_and_names_the_mistake(key, wrong, word
     assert line.startswith("FAIL: ") and all(w in line for w in np.atleast_1d(words)), line
 
 
-def test_every_checker_meets_two_wrong_answers_or_more():
-    tried = [key for key, _, _ in WRONG]
-    assert all(tried.count(key) >= 2 for key in CHECKERS)
-
-
 def test_an_error_of_the_checker_itself_is_not_reported_as_the_learners(monkeypatch, capsys):
-    def broken(f, x):
-        raise IndexError("a slip in the checker")
-
-    monkeypatch.setattr(ex, "numeric", broken)
+    monkeypatch.setattr(ex, "numeric", None)  # a slip in the checker: it calls None
     with pytest.raises(ex.CheckerBug, match="not of your code"):
         ex.check_linear_backward(ex.linear_backward)
     assert capsys.readouterr().out == ""
