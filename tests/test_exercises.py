@@ -32,24 +32,19 @@ CHECKERS = {
 }
 
 
-def verdict(key, args, capsys) -> str:
-    """The one line that check_<key> prints for ``args``."""
-    result = getattr(ex, f"check_{key}")(*args)
+def verdict(key, capsys, answer=None) -> str:
+    """The one line check_<key> prints for the page's answers with ``answer`` in place of one:
+    the answer itself for a checker of one argument, a dict {argument: answer} for the others."""
+    names = CHECKERS[key]
+    replaced = {} if answer is None else answer if len(names) > 1 else {names[0]: answer}
+    result = getattr(ex, f"check_{key}")(*[replaced.get(n, getattr(ex, n)) for n in names])
     line = capsys.readouterr().out
     assert line.count("\n") == 1 and line.startswith(("PASS: ", "FAIL: ")), line
     assert bool(result) == line.startswith("PASS: ")
     return line
 
 
-def answers(key, wrong=None):
-    """The page's answers for check_<key>, with ``wrong`` in place of one of them: the answer
-    itself for a checker of one argument, a dict {argument: answer} for the others."""
-    names = CHECKERS[key]
-    replaced = {} if wrong is None else wrong if len(names) > 1 else {names[0]: wrong}
-    return [replaced.get(name, getattr(ex, name)) for name in names]
-
-
-# --- Wrong answers, each a change a learner plausibly makes
+# --- A learner's answers
 
 
 def altered(fn, at, how):
@@ -121,7 +116,14 @@ def adam_l2(lr, weight_decay):
 HAND, GUESS, LB, BN = ex.by_hand, ex.predictions, ex.linear_backward, ex.batchnorm_backward
 LOSS = sm.softmax_cross_entropy
 # fmt: off
-WRONG = [  # (checker, wrong answer, the words, or tuple of words, its FAIL line must hold)
+ANSWERS = [  # (checker, answer, the words, or tuple of words, its line must hold)
+    *[(key, None, "PASS: ") for key in CHECKERS],  # the page's solutions
+    # Right in other ways: exact fractions and integers; the reader's own linear_backward; a tiny
+    # batch learned with another rate.
+    ("by_hand", HAND | {"dW2": [[Fraction(5, 2)], [Fraction(3, 2)]], "db2": np.array([[2]])}, "PASS: "),  # noqa: E501
+    ("article_backward", layers(LB, lambda d_A1, Z1: d_A1 * (Z1 > 0)), "PASS: "),
+    ("sanity_checks", overfit(0.03), "PASS: "),
+    # Wrong, each a change a learner plausibly makes
     ("by_hand", HAND | {"d_out": [[6.0], [3.0], [-3.0]]}, "3 times too large: a sum where"),
     ("by_hand", HAND | {"d_Z1": HAND["d_A1"]}, ("d_Z1[0, 1] = 2 is wrong", "is a mask missing?")),
     ("by_hand", HAND | {"db2": 2.0}, "db2 has shape (), not (1, 1): write it as a list of rows, [[2.0]]"),  # noqa: E501
@@ -173,28 +175,14 @@ WRONG = [  # (checker, wrong answer, the words, or tuple of words, its FAIL line
     ("digits", lambda X, labels, rng: ex.train_digits(np.divide(X, 16, out=X), labels, rng), "train_digits changed its argument X"),  # noqa: E501
     ("digits", lambda *a: (lambda classify: lambda im: np.eye(10)[classify(im)])(ex.train_digits(*a)), "classify returned 10 numbers per image"),  # noqa: E501
 ]
-# Right in another way than the page's solution: exact fractions and integers; the reader's own
-# linear_backward; a tiny batch learned with another rate.
-OTHER_WAYS = [
-    ("by_hand", HAND | {"dW2": [[Fraction(5, 2)], [Fraction(3, 2)]], "db2": np.array([[2]])}),
-    ("article_backward", layers(LB, lambda d_A1, Z1: d_A1 * (Z1 > 0))),
-    ("sanity_checks", overfit(0.03)),
-]
 # fmt: on
 
 
-RIGHT = [(key, None) for key in CHECKERS] + OTHER_WAYS
-
-
-@pytest.mark.parametrize(("key", "right"), RIGHT, ids=[k + "+" * (r is not None) for k, r in RIGHT])
-def test_the_checker_passes_the_solution_and_answers_right_in_other_ways(key, right, capsys):
-    assert verdict(key, answers(key, right), capsys).startswith("PASS: ")
-
-
-@pytest.mark.parametrize(("key", "wrong", "words"), WRONG, ids=[w[0] for w in WRONG])
-def test_the_checker_fails_a_wrong_answer_and_names_the_mistake(key, wrong, words, capsys):
-    line = verdict(key, answers(key, wrong), capsys)
-    assert line.startswith("FAIL: ") and all(w in line for w in np.atleast_1d(words)), line
+@pytest.mark.parametrize(("key", "answer", "words"), ANSWERS, ids=[a[0] for a in ANSWERS])
+def test_each_checker_passes_right_answers_and_says_what_is_wrong(key, answer, words, capsys):
+    line = verdict(key, capsys, answer)
+    assert line.startswith("PASS: " if words == "PASS: " else "FAIL: "), line
+    assert all(w in line for w in np.atleast_1d(words)), line
 
 
 def test_an_error_of_the_checker_itself_is_not_reported_as_the_learners(monkeypatch, capsys):
@@ -213,7 +201,7 @@ def test_the_bug_hunt_leaves_the_module_everyone_uses_as_it_is(capsys):
         seen.append(sm.linear_backward is lesson)
         return ex.fixed_linear_backward(d_Z, cache, need_d_X)
 
-    line = verdict("bug_hunt", answers("bug_hunt", {"fixed_linear_backward": fixed}), capsys)
+    line = verdict("bug_hunt", capsys, {"fixed_linear_backward": fixed})
     assert line.startswith("PASS: ") and seen and all(seen)
 
 
