@@ -48,8 +48,7 @@ def verdict(key, capsys, answer=None) -> str:
 
 
 def altered(fn, at, how):
-    """``fn`` with the result at ``at`` (an index, or a key of the dict it returns) replaced by
-    ``how(that result, *the arguments)``."""
+    """``fn`` with its result at ``at`` (an index or a key) replaced by ``how(it, *arguments)``."""
 
     def wrong(*args):
         result = fn(*args)
