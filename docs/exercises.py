@@ -1765,12 +1765,12 @@ class Nesterov:
 
     def __init__(self, lr, momentum=0.9):
         self.lr, self.momentum = lr, momentum
-        self.b = {}  # the velocity of gradients, -v / lr, per parameter
+        self.velocity = {}  # b = -v / lr per parameter: a velocity of gradients, as in SGD
 
     def step(self, params, grads):
         for name, p in params.items():
             g = grads[name]
-            b = self.b.setdefault(name, np.zeros_like(p))
+            b = self.velocity.setdefault(name, np.zeros_like(p))
             b *= self.momentum  # b_{t+1} = mu b_t + g_t
             b += g
             p -= self.lr * (g + self.momentum * b)  # phi_{t+1} = phi_t - lr (g_t + mu b_{t+1})
