@@ -1,19 +1,12 @@
 """The optimizers page against oracles derived apart from the classes: the bowl's eigenvalues, the
 roots of momentum's recurrence, the running means of a constant gradient, the signs of gradients."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 
 import scratch_mlp as sm
 from docs import optimizers as op
 from docs import step_size
-
-
-def along(path):
-    """A path's distances to the bottom along the steep and the flat axis: ``(steep, flat)``."""
-    return (path @ op.AXES).T
 
 
 def roots(lr_lambda, mu):
@@ -26,30 +19,26 @@ def roots(lr_lambda, mu):
     [
         (0.18, 0, 0, -0.8),
         (0.18, 0, 1, 0.964),
-        (0.19, 0, 0, -0.9),
         (0.21, 0, 0, -1.1),  # past 2 / lambda: a zigzag that grows
         (0.05, 0.8, 1, max(roots(0.05 * 0.2, 0.8).real)),
         (0.37, 0.8, 0, min(roots(0.37 * 10, 0.8).real)),  # < -1
     ],
 )
-def test_each_axis_of_the_bowl_shrinks_or_grows_by_the_factor_its_recurrence_predicts(
-    lr, mu, axis, ratio
-):
-    c = along(op.descend(sm.SGD(lr=lr, momentum=mu)))[axis]
+def test_each_axis_of_the_bowl_shrinks_or_grows_by_its_recurrences_factor(lr, mu, axis, ratio):
+    c = op.descend(sm.SGD(lr=lr, momentum=mu)) @ op.AXES[:, axis]  # the distance to the bottom
     np.testing.assert_allclose(c[-5:] / c[-6:-1], ratio, rtol=1e-3)
 
 
 def test_on_a_bowl_turned_by_30_degrees_momentum_beats_sgd_at_its_best_rate():
-    np.testing.assert_allclose(np.linalg.eigvalsh(op.A), [0.2, 10.0])
     assert abs(op.AXES[0, 0]) == pytest.approx(np.cos(np.radians(30)))
     sgd, momentum = op.descend(sm.SGD(lr=0.18)), op.descend(sm.SGD(lr=0.05, momentum=0.8))
     assert op.bowl_loss(momentum)[-1] < op.bowl_loss(sgd)[-1] / 10
-    assert along(momentum)[1][-1] < along(sgd)[1][-1] / 4  # by the flat axis
+    assert momentum[-1] @ op.AXES[:, 1] < sgd[-1] @ op.AXES[:, 1] / 4  # by the flat axis
 
 
-@pytest.mark.parametrize(("lr", "mu"), [(0.05, 0.8), (0.02, 0.9), (0.35, 0.8)])
+@pytest.mark.parametrize(("lr", "mu"), [(0.05, 0.8), (0.35, 0.8)])  # the page's; by its limit
 def test_momentum_swings_across_the_steep_axis_shrinking_by_sqrt_mu_at_the_roots_pace(lr, mu):
-    steep = along(op.descend(sm.SGD(lr=lr, momentum=mu), steps=80))[0]
+    steep = op.descend(sm.SGD(lr=lr, momentum=mu), steps=80) @ op.AXES[:, 0]
     crossings, decay = op.swings(steep)
     assert decay == pytest.approx(np.sqrt(mu), rel=0.01)
     # Half a turn of the complex roots between two crossings.
@@ -108,7 +97,6 @@ def test_adams_steps_on_the_network_are_lr_at_first_then_short_where_the_gradien
 def test_sgd_diverges_past_its_edge_where_adam_reaches_the_noise_over_a_wide_range():
     params, X, y = step_size.article_start()
     assert op.final_loss(sm.SGD(lr=0.0316), params, X, y, steps=100) == np.inf
-    assert np.isfinite(op.final_loss(sm.SGD(lr=0.0178), params, X, y, steps=100))
     noise = np.mean((y - np.sin(X)) ** 2)  # the loss of the true curve
     for lr in (0.00562, 0.0316, 0.178):  # the sweep's; from about 0.3 the outcome is ragged
         assert op.final_loss(sm.Adam(lr=lr), params, X, y) < 1.1 * noise
