@@ -1,8 +1,6 @@
 """The mini-batches page: its logs against ``train``, its operation counts against the layer
 shapes, its held-out claims against the noise that sin(x) leaves on each set of points."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 
