@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -57,13 +56,6 @@ def markdown(page: Page) -> str:
 
     cells = jupytext.read(page.source).cells
     return "\n\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
-
-
-def formulas(page: Page) -> list[str]:
-    """Each formula of the page's Markdown outside code (``$...$``, ``$$...$$``, ``\\(...\\)``,
-    ``\\[...\\]``): what MathJax must typeset, one element each."""
-    text = re.sub(r"```.*?```|`[^`\n]*`", "", markdown(page), flags=re.DOTALL)
-    return re.findall(r"\$\$.+?\$\$|\$[^$]+?\$|\\\(.+?\\\)|\\\[.+?\\\]", text, flags=re.DOTALL)
 
 
 def code_cells(page: Page) -> list[tuple[str, str]]:
