@@ -1,7 +1,8 @@
 """The docs site: the build's hooks on small inputs, then one ``mkdocs build --strict`` per test
 session, read as files and in Debian's Chromium. The browser loads each page of the nav once and
 measures everything in that visit: as a reader first sees it (1280 pixels, folds closed), with
-every fold open at 1280 and at a 390-pixel phone width, then in the dark palette.
+every fold open at 1280 and at a 390-pixel phone width, then in the dark palette. Without the
+docs requirements or Chromium these tests skip, unless REQUIRE_BROWSER=1 (as in CI).
 """
 
 from __future__ import annotations
@@ -18,18 +19,81 @@ import shutil
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
-import docs_support as ds
 import pytest
+import yaml
+from docs_support import ROOT, missing_docs_package, start_build
 
 from docs.hooks import folds
 
-MODULE = ds.ROOT / "scratch_mlp.py"
+MODULE = ROOT / "scratch_mlp.py"
+
+
+@dataclass(frozen=True)
+class Page:
+    title: str
+    source: Path  # the file it is rendered from: under docs/, or the module at the project root
+    url: str  # its folder in the built site: "" for Home, "step_size/" for step_size.py
+
+    @property
+    def slug(self) -> str:
+        return self.url.strip("/") or "home"
+
+
+def _page(title: str, name: str) -> Page:
+    source = ROOT / "docs" / name
+    url = "" if name == "index.md" else Path(name).with_suffix("").as_posix() + "/"
+    return Page(title, source if source.is_file() else ROOT / name, url)
+
+
+# The pages of the nav in mkdocs.yml (BaseLoader reads every value as text, its !ENV tags too).
+_NAV = yaml.load((ROOT / "mkdocs.yml").read_text("utf-8"), yaml.BaseLoader)["nav"]
+PAGES = [_page(title, name) for entry in _NAV for title, name in entry.items()]
+EXECUTED = [page for page in PAGES if page.source.suffix == ".py"]  # by mkdocs-jupyter
+
+
+def skip_unless_required(reason: str) -> None:
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, and REQUIRE_BROWSER=1 forbids skipping")
+    pytest.skip(reason)
+
+
+def require_docs_packages() -> None:
+    if missing := missing_docs_package():
+        skip_unless_required(f"{missing} is not installed: pip install -r requirements-test.txt")
+
+
+def markdown(page: Page) -> str:
+    """The page's Markdown: a ``.md`` page whole, the markdown cells of a ``.py`` page."""
+    if page not in EXECUTED:
+        return page.source.read_text("utf-8")
+    import jupytext
+
+    cells = jupytext.read(page.source).cells
+    return "\n\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+
+
+def code_cells(page: Page) -> list[tuple[str, str]]:
+    """(marker line, code) of each code cell of a jupytext page, read line by line."""
+    cells = []
+    for line in page.source.read_text("utf-8").splitlines():
+        if line.startswith("# %%"):
+            cells.append((line, []))
+        elif cells:
+            cells[-1][1].append(line)
+    return [(mark, "\n".join(code).strip()) for mark, code in cells if "[markdown]" not in mark]
 
 
 def text(fragment: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+    """The text of an HTML fragment, without its scripts and styles, spaces collapsed."""
+    fragment = re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", fragment, flags=re.DOTALL)
+    return " ".join(html.unescape(fragment).split())
+
+
+def download_links(page_html: str) -> list[str]:
+    return re.findall(r'<a [^>]*href="([^"]+)"[^>]*\bdownload\b', page_html)
 
 
 # --- Folding, on the HTML mkdocs-jupyter renders from a small notebook (no kernel, no build)
@@ -38,7 +102,7 @@ def text(fragment: str) -> str:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     """A function: cells as (type, source, tags, printed) -> the page mkdocs-jupyter renders."""
-    ds.require_docs_packages()
+    require_docs_packages()
     import nbformat
     from mkdocs_jupyter import convert
 
@@ -134,7 +198,7 @@ print(sm.__file__)
 
 
 def test_a_page_notebook_runs_top_to_bottom_beside_the_module(tmp_path):
-    ds.require_docs_packages()
+    require_docs_packages()
     import nbformat
     from nbclient import NotebookClient
 
@@ -160,19 +224,19 @@ def test_no_markdown_heading_sits_inside_a_code_cell():
     # A `# %% [markdown]` marker left out turns the prose under it into comments of the code.
     misplaced = [
         (page.source.name, line)
-        for page in ds.EXECUTED
-        for _, source in ds.code_cells(page)
+        for page in EXECUTED
+        for _, source in code_cells(page)
         for line in re.findall(r"^# #{1,6} .*", source, flags=re.M)
     ]
     assert misplaced == []
 
 
 def test_without_pytorch_the_build_stops_with_one_line(tmp_path):
-    ds.require_docs_packages()
+    require_docs_packages()
     # An interpreter on which PyTorch looks uninstalled: `import torch` fails, find_spec is None.
     (tmp_path / "sitecustomize.py").write_text('import sys\nsys.modules["torch"] = None\n')
     pythonpath = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
-    build = ds.start_build(tmp_path / "site", env={"PYTHONPATH": pythonpath})
+    build = start_build(tmp_path / "site", env={"PYTHONPATH": pythonpath})
     log = build.communicate(timeout=120)[0]
     assert build.returncode != 0
     assert [line for line in log.splitlines() if line.strip()] == [
@@ -180,13 +244,13 @@ def test_without_pytorch_the_build_stops_with_one_line(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("doc", sorted((ds.ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
 def test_complete_examples_in_the_docs_run(doc: Path):
     # A block that starts with an import is a complete program: it must run against the module.
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text("utf-8"), flags=re.DOTALL)
     for block in [b for b in blocks if b.startswith(("import", "from"))]:
         result = subprocess.run(
-            [sys.executable, "-c", block], cwd=ds.ROOT, capture_output=True, text=True, timeout=120
+            [sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, f"{doc.name}:\n{block}\n{result.stderr}"
 
@@ -197,13 +261,13 @@ def test_complete_examples_in_the_docs_run(doc: Path):
 @pytest.fixture(scope="session")
 def site(site_build) -> dict:
     """The strict build, which conftest.py starts as soon as the tests are collected."""
-    ds.require_docs_packages()
+    require_docs_packages()
     path, started, process = site_build
     log = process.communicate(timeout=600)[0]
     assert process.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     # --strict fails on a warning; this names it.
     assert [line for line in log.splitlines() if re.match(r"WARNING\b", line)] == []
-    html = {page.slug: (path / page.url / "index.html").read_text("utf-8") for page in ds.PAGES}
+    html = {page.slug: (path / page.url / "index.html").read_text("utf-8") for page in PAGES}
     return {"path": path, "started": started, **html}
 
 
@@ -212,11 +276,11 @@ def test_the_pages_show_the_figures_the_build_wrote(site):
     # there during the build is shown on a page, byte for byte, and every figure shown is one.
     written = {
         png.name: png.read_bytes()
-        for png in (ds.ROOT / "figures").glob("*.png")
+        for png in (ROOT / "figures").glob("*.png")
         if png.stat().st_mtime >= site["started"] - 1
     }
     shown = []
-    for page in ds.EXECUTED:
+    for page in EXECUTED:
         for output in re.split(r'<div class="[^"]*\bjp-OutputArea-output\b', site[page.slug])[1:]:
             shown += re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', output)
     shown = sorted(base64.b64decode(data) for data in shown)
@@ -247,15 +311,11 @@ def test_reference_lists_exactly_the_modules_all_with_examples_as_code(site):
 def test_home_links_every_page_of_the_nav(site):
     article = site["home"].split("<article", 1)[1].split("</article>", 1)[0]
     links = {href.split("#")[0] for href in re.findall(r'<a [^>]*href="([^"]+)"', article)}
-    assert [page.title for page in ds.PAGES[1:] if page.url not in links] == []
-
-
-def download_links(page_html: str) -> list[str]:
-    return re.findall(r'<a [^>]*href="([^"]+)"[^>]*\bdownload\b', page_html)
+    assert [page.title for page in PAGES[1:] if page.url not in links] == []
 
 
 def test_every_download_link_serves_the_file_it_names(site):
-    sources = {page.source.name: page.source for page in ds.EXECUTED}
+    sources = {page.source.name: page.source for page in EXECUTED}
     for page in site["path"].rglob("*.html"):
         for href in download_links(page.read_text("utf-8")):
             target = (page.parent / href).resolve()
@@ -263,10 +323,10 @@ def test_every_download_link_serves_the_file_it_names(site):
             if target.suffix == ".py":  # the very file the page is rendered from
                 assert target.read_bytes() == sources[target.name].read_bytes()
     assert "scratch_mlp/scratch_mlp.py" in download_links(site["home"])
-    assert not list((ds.ROOT / "docs").rglob(MODULE.name)), "docs/ keeps a copy of the module"
+    assert not list((ROOT / "docs").rglob(MODULE.name)), "docs/ keeps a copy of the module"
 
 
-@pytest.mark.parametrize("page", ds.EXECUTED, ids=lambda page: page.slug)
+@pytest.mark.parametrize("page", EXECUTED, ids=lambda page: page.slug)
 def test_an_executed_page_offers_its_py_and_its_notebook(site, page):
     links = {Path(href).name: href for href in download_links(site[page.slug])}
     assert links[page.source.name] == page.source.name  # the copy next to the page
@@ -276,7 +336,7 @@ def test_an_executed_page_offers_its_py_and_its_notebook(site, page):
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
-    expected = [source for mark, source in ds.code_cells(page) if '"solution"' not in mark]
+    expected = [source for mark, source in code_cells(page) if '"solution"' not in mark]
     assert ["".join(cell["source"]).strip() for cell in code] == expected
     # A page that imports the module links its copy under the buttons; the module needs none.
     imports = re.search(r"^\s*(import|from) scratch_mlp\b", "\n".join(expected), flags=re.M)
@@ -402,10 +462,10 @@ def visits(site) -> dict[str, dict]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        ds.skip_unless_required("playwright is not installed: pip install -r requirements-test.txt")
+        skip_unless_required("playwright is not installed: pip install -r requirements-test.txt")
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     if not Path(chromium).is_file():
-        ds.skip_unless_required(f"no Chromium at {chromium} (apt-get install chromium)")
+        skip_unless_required(f"no Chromium at {chromium} (apt-get install chromium)")
     handler = functools.partial(_QuietHandler, directory=str(site["path"]))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -416,10 +476,10 @@ def visits(site) -> dict[str, dict]:
         # Anything addressed outside the local server is refused (and recorded), never fetched.
         context.route(re.compile(rf"^(?!{re.escape(base)})https?://"), lambda r: r.abort())
         try:
-            tabs, visits = [open_tab(context, base, ds.PAGES[0].url)], {}
-            for i, page in enumerate(ds.PAGES):
-                if i + 1 < len(ds.PAGES):
-                    tabs.append(open_tab(context, base, ds.PAGES[i + 1].url))
+            tabs, visits = [open_tab(context, base, PAGES[0].url)], {}
+            for i, page in enumerate(PAGES):
+                if i + 1 < len(PAGES):
+                    tabs.append(open_tab(context, base, PAGES[i + 1].url))
                 visits[page.slug] = inspect(*tabs[i])
             return visits
         finally:
@@ -436,7 +496,7 @@ def not_redrawn_in_the_dark(seen, page):
 
 
 def untypeset(seen, page):
-    outside_code = re.sub(r"```.*?```|`[^`\n]*`", "", ds.markdown(page), flags=re.DOTALL)
+    outside_code = re.sub(r"```.*?```|`[^`\n]*`", "", markdown(page), flags=re.DOTALL)
     formulas = r"\$\$.+?\$\$|\$[^$]+?\$|\\\(.+?\\\)|\\\[.+?\\\]"
     count = len(re.findall(formulas, outside_code, flags=re.DOTALL))
     wrong = [] if seen["typeset"] == count else [f"{seen['typeset']} typeset of {count}"]
@@ -455,7 +515,7 @@ def unreadable_on_a_phone(seen, page):
 
 def missing_from_the_contents(seen, page):
     # Each ## heading up to its first math, as the table of contents shows it.
-    titles = re.findall(r"^## ([^$\n]*)", ds.markdown(page), flags=re.M)
+    titles = re.findall(r"^## ([^$\n]*)", markdown(page), flags=re.M)
     titles = [title.replace("`", "").strip() for title in titles]
     missing = [t for t in titles if not any(entry.startswith(t) for entry, _ in seen["toc"])]
     return missing + [entry for entry, lands in seen["toc"] if not lands]
@@ -478,7 +538,7 @@ BROWSER_CHECKS = {
 
 @pytest.mark.parametrize("check", BROWSER_CHECKS)
 def test_in_the_browser(visits, check):
-    found = {page.slug: BROWSER_CHECKS[check](visits[page.slug], page) for page in ds.PAGES}
+    found = {page.slug: BROWSER_CHECKS[check](visits[page.slug], page) for page in PAGES}
     assert {slug: wrong for slug, wrong in found.items() if wrong} == {}
 
 
