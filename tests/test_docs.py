@@ -96,68 +96,57 @@ def download_links(page_html: str) -> list[str]:
     return re.findall(r'<a [^>]*href="([^"]+)"[^>]*\bdownload\b', page_html)
 
 
-# --- Folding, on the HTML mkdocs-jupyter renders from a small notebook (no kernel, no build)
+# --- The hooks, on small pages (no kernel, no build)
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """A function: cells as (type, source, tags, printed) -> the page mkdocs-jupyter renders."""
+def render(tmp_path: Path, *cells) -> str:
+    """The page mkdocs-jupyter renders from cells given as (type, source, tags, printed)."""
     require_docs_packages()
     import nbformat
     from mkdocs_jupyter import convert
 
-    path = tmp_path_factory.mktemp("notebook") / "page.ipynb"
-
-    def render(*cells) -> str:
-        notebook = nbformat.v4.new_notebook()
-        for kind, source, tags, printed in cells:
-            cell = getattr(nbformat.v4, f"new_{kind}_cell")(source, metadata={"tags": tags})
-            if printed:
-                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
-            notebook.cells.append(cell)
-        nbformat.write(notebook, path)
-        return convert.nb2html(str(path), execute=False, no_prompt=True)
-
-    return render
+    notebook = nbformat.v4.new_notebook()
+    for kind, source, tags, printed in cells:
+        cell = getattr(nbformat.v4, f"new_{kind}_cell")(source, metadata={"tags": tags})
+        if printed:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        notebook.cells.append(cell)
+    nbformat.write(notebook, tmp_path / "page.ipynb")
+    return convert.nb2html(str(tmp_path / "page.ipynb"), execute=False, no_prompt=True)
 
 
-def boxes(page: str, kind: str) -> list[tuple[str, str]]:
-    pattern = rf'<details class="{kind}"[^>]*><summary>(.*?)</summary>(.*?)</details>'
-    return [(title, text(body)) for title, body in re.findall(pattern, page, flags=re.DOTALL)]
-
-
-def test_fold_collapses_a_cells_code_under_its_first_comment_and_answer_its_output_too(rendered):
-    page = rendered(
-        ("code", "# Plotting helpers\nx = 1", ["fold"], "fold output\n"),
-        ("code", "# The answer, computed\ny = 2", ["answer"], "the answer is 2\n"),
-        ("code", "z = 3", [], "shown\n"),
-    )
-    folded, _ = folds.fold_notebook(page)
-    [(title, body)] = boxes(folded, "fold")
-    assert title == "Plotting helpers" and "x = 1" in body and "fold output" not in body
-    [(title, body)] = boxes(folded, "fold answer")
-    assert title == "The answer, computed" and "y = 2" in body and "the answer is 2" in body
-    outside = text(re.sub(r"<details.*?</details>", "", folded, flags=re.DOTALL))
-    assert "fold output" in outside and "z = 3 shown" in outside and "answer" not in outside
-    # Tags are for the build: the page no longer prints them above the code.
-    assert '<span class="cell-tag">fold</span>' in page and 'class="cell-tag"' not in folded
-
-
-def test_deeper_cells_fold_under_their_first_line_and_leave_the_table_of_contents(rendered):
+def test_tagged_cells_fold_under_their_titles_and_fail_without_one(tmp_path):
     aside = "**Going deeper: an aside.**\n\nWhy $\\lambda > 2/\\eta$.\n\n### Inside"
-    page = rendered(
+    page = render(
+        tmp_path,
         ("markdown", "# Title\n\n## 1. Shapes of `d_out`\n\n### 1.1 Sub\n\n#### Too deep", [], 0),
+        ("code", "# Plot helpers\nx = 1", ["fold"], "fold output\n"),
+        ("code", "# The answer\ny = 2", ["answer"], "is 2\n"),
+        ("code", "z = 3", [], "shown\n"),
         ("markdown", aside, ["deeper"], 0),
         ("markdown", "#### Going deeper: $W$ at init\n\nBody.", ["deeper"], 0),
         ("markdown", "## 2. Next", [], 0),
     )
     folded, hidden = folds.fold_notebook(page)
-    (bold, body), (heading, body2) = boxes(folded, "deeper")
-    assert bold == "Going deeper: an aside." and "Going deeper" not in body
-    assert "$\\lambda > 2/\\eta$" in body and heading == "Going deeper: $W$ at init"
-    assert body2 == "Body."
+    # Each box's class, title and text, where code shows twice: as code and in its copy button.
+    boxes = re.findall(
+        r'<details class="([^"]+)"[^>]*><summary>(.*?)</summary>(.*?)</details>', folded, re.S
+    )
+    assert [(kind, title, text(body)) for kind, title, body in boxes] == [
+        ("fold", "Plot helpers", "Copied! # Plot helpers x = 1 # Plot helpers x = 1"),
+        ("fold answer", "The answer", "Copied! # The answer y = 2 # The answer y = 2 is 2"),
+        ("deeper", "Going deeper: an aside.", "Why $\\lambda > 2/\\eta$. Inside ¶"),
+        ("deeper", "Going deeper: $W$ at init", "Body."),
+    ]
+    outside = text(re.sub(r"<details.*?</details>", "", folded, flags=re.DOTALL))
+    assert outside == (
+        "Title ¶ 1. Shapes of d_out ¶ 1.1 Sub ¶ Too deep ¶ fold output Copied! z = 3 z = 3 shown "
+        "2. Next ¶"
+    )
+    # Tags are for the build: the page no longer prints them above the code.
+    assert '<span class="cell-tag">fold</span>' in page and 'class="cell-tag"' not in folded
     # A heading's id moves to its box; a heading inside a box leaves the table of contents.
-    ids = dict((name, i) for i, name in re.findall(r'<h\d id="([^"]+)">([^<]+)', page))
+    ids = {name: i for i, name in re.findall(r'<h\d id="([^"]+)">([^<]+)', page)}
     assert f'<details class="deeper" id="{ids["Going deeper: $W$ at init"]}">' in folded
     assert hidden == {ids["Inside"]}
 
@@ -167,18 +156,13 @@ def test_deeper_cells_fold_under_their_first_line_and_leave_the_table_of_content
     sections = [("1. Shapes of <code>d_out</code>", True, [("1.1 Sub", True, [])])]
     expected = [("Title", True, [*sections, ("2. Next", True, [])])]
     assert outline(folds.toc_tokens(folded, depth=3, leave_out=hidden)) == expected
-
-
-@pytest.mark.parametrize(
-    "cell, message",
-    [
+    # A tagged cell without its title stops the build.
+    for cell, message in [
         (("code", "x = 1", ["fold"], 0), "must start with a comment"),
         (("markdown", "Plain text first.", ["deeper"], 0), "heading or a bold phrase"),
-    ],
-)
-def test_a_tagged_cell_without_its_title_fails(rendered, cell, message):
-    with pytest.raises(folds.FoldError, match=message):
-        folds.fold_notebook(rendered(cell))
+    ]:
+        with pytest.raises(folds.FoldError, match=message):
+            folds.fold_notebook(render(tmp_path, cell))
 
 
 SIDE_PAGE = """\
@@ -186,7 +170,6 @@ SIDE_PAGE = """\
 # # A side page
 
 # %% tags=["fold"]
-# Imports
 import scratch_mlp as sm
 
 # %% tags=["solution"]
@@ -202,22 +185,18 @@ def test_a_page_notebook_runs_top_to_bottom_beside_the_module(tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    from docs.hooks.notebooks import imported_modules, page_notebook
+    from docs.hooks.notebooks import page_notebook
 
+    # What a reader does: the page's notebook run in a folder with the module.
     (tmp_path / "side.py").write_text(SIDE_PAGE, encoding="utf-8")
-    notebook = page_notebook(tmp_path / "side.py")
-    assert imported_modules(notebook) == {"scratch_mlp"}
-    # What a reader does: the notebook and the module, alone in a folder.
-    folder = tmp_path / "downloads"
-    folder.mkdir()
-    shutil.copy(MODULE, folder)
-    nbformat.write(notebook, folder / "side.ipynb")
-    notebook = nbformat.read(folder / "side.ipynb", as_version=4)
-    assert [cell.cell_type for cell in notebook.cells] == ["markdown", "code", "code"]
-    assert notebook.cells[1].metadata == {"tags": ["fold"]}
-    NotebookClient(notebook, timeout=60, resources={"metadata": {"path": str(folder)}}).execute()
+    shutil.copy(MODULE, tmp_path)
+    nbformat.write(page_notebook(tmp_path / "side.py"), tmp_path / "side.ipynb")
+    notebook = nbformat.read(tmp_path / "side.ipynb", as_version=4)
+    cells = [(cell.cell_type, cell.metadata) for cell in notebook.cells]
+    assert cells == [("markdown", {}), ("code", {"tags": ["fold"]}), ("code", {})]
+    NotebookClient(notebook, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
     printed = notebook.cells[2].outputs[0]["text"].strip()
-    assert Path(printed).resolve() == (folder / MODULE.name).resolve()
+    assert Path(printed).resolve() == (tmp_path / MODULE.name).resolve()
 
 
 def test_no_markdown_heading_sits_inside_a_code_cell():
@@ -267,8 +246,8 @@ def site(site_build) -> dict:
     assert process.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     # --strict fails on a warning; this names it.
     assert [line for line in log.splitlines() if re.match(r"WARNING\b", line)] == []
-    html = {page.slug: (path / page.url / "index.html").read_text("utf-8") for page in PAGES}
-    return {"path": path, "started": started, **html}
+    pages = {page.slug: (path / page.url / "index.html").read_text("utf-8") for page in PAGES}
+    return {"path": path, "started": started, **pages}
 
 
 def test_the_pages_show_the_figures_the_build_wrote(site):
@@ -314,21 +293,19 @@ def test_home_links_every_page_of_the_nav(site):
     assert [page.title for page in PAGES[1:] if page.url not in links] == []
 
 
-def test_every_download_link_serves_the_file_it_names(site):
-    sources = {page.source.name: page.source for page in EXECUTED}
-    for page in site["path"].rglob("*.html"):
-        for href in download_links(page.read_text("utf-8")):
-            target = (page.parent / href).resolve()
-            assert target.is_file(), f"{page.relative_to(site['path'])}: {href} is missing"
-            if target.suffix == ".py":  # the very file the page is rendered from
-                assert target.read_bytes() == sources[target.name].read_bytes()
-    assert "scratch_mlp/scratch_mlp.py" in download_links(site["home"])
-    assert not list((ROOT / "docs").rglob(MODULE.name)), "docs/ keeps a copy of the module"
-
-
-@pytest.mark.parametrize("page", EXECUTED, ids=lambda page: page.slug)
-def test_an_executed_page_offers_its_py_and_its_notebook(site, page):
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.slug)
+def test_each_download_link_serves_its_file_and_an_executed_page_its_notebook(site, page):
     links = {Path(href).name: href for href in download_links(site[page.slug])}
+    sources = {executed.source.name: executed.source for executed in EXECUTED}
+    for href in links.values():
+        target = site["path"] / page.url / href
+        assert target.is_file(), f"{href} is missing"
+        if target.suffix == ".py":  # the very file a page is rendered from
+            assert target.read_bytes() == sources[target.name].read_bytes(), href
+    assert not list((ROOT / "docs").rglob(MODULE.name)), "docs/ keeps a copy of the module"
+    if page not in EXECUTED:  # Home offers the module
+        assert links == ({MODULE.name: "scratch_mlp/scratch_mlp.py"} if page.url == "" else {})
+        return
     assert links[page.source.name] == page.source.name  # the copy next to the page
     # The notebook: its code cells without outputs, the solutions left out, a Python 3 kernel.
     notebook = site["path"] / page.url / links[page.source.stem + ".ipynb"]
