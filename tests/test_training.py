@@ -36,13 +36,6 @@ def test_train_with_sgd_is_the_article_loop_bit_for_bit_and_logs_as_it_does(arti
     assert rng.bit_generator.state == state  # a batch of all the rows is never shuffled
 
 
-def test_adam_reaches_the_noise_floor_in_500_steps_where_sgd_is_ten_times_above_it(article):
-    params, X, y = article
-    adam = sm.train(copy_params(params), X, y, MSE, sm.Adam(lr=0.01), steps=500)
-    sgd = sm.train(params, X, y, MSE, sm.SGD(lr=0.01), steps=500)
-    assert adam[-1] < 0.011 < 0.1 < sgd[-1]  # the noise's variance is 0.01
-
-
 def test_the_spiral_classifier_learns_from_mini_batches_the_same_way_from_the_same_seed():
     def run():
         rng = np.random.default_rng(0)
