@@ -15,9 +15,6 @@ import http.server
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,40 +162,6 @@ def test_tagged_cells_fold_under_their_titles_and_fail_without_one(tmp_path):
             folds.fold_notebook(render(tmp_path, cell))
 
 
-SIDE_PAGE = """\
-# %% [markdown]
-# # A side page
-
-# %% tags=["fold"]
-import scratch_mlp as sm
-
-# %% tags=["solution"]
-raise AssertionError("a solution cell ran")
-
-# %%
-print(sm.__file__)
-"""
-
-
-def test_a_page_notebook_runs_top_to_bottom_beside_the_module(tmp_path):
-    require_docs_packages()
-    import nbformat
-    from nbclient import NotebookClient
-
-    from docs.hooks.notebooks import page_notebook
-
-    # What a reader does: the page's notebook run in a folder with the module.
-    (tmp_path / "side.py").write_text(SIDE_PAGE, encoding="utf-8")
-    shutil.copy(MODULE, tmp_path)
-    nbformat.write(page_notebook(tmp_path / "side.py"), tmp_path / "side.ipynb")
-    notebook = nbformat.read(tmp_path / "side.ipynb", as_version=4)
-    cells = [(cell.cell_type, cell.metadata) for cell in notebook.cells]
-    assert cells == [("markdown", {}), ("code", {"tags": ["fold"]}), ("code", {})]
-    NotebookClient(notebook, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    printed = notebook.cells[2].outputs[0]["text"].strip()
-    assert Path(printed).resolve() == (tmp_path / MODULE.name).resolve()
-
-
 def test_no_markdown_heading_sits_inside_a_code_cell():
     # A `# %% [markdown]` marker left out turns the prose under it into comments of the code.
     misplaced = [
@@ -221,17 +184,6 @@ def test_without_pytorch_the_build_stops_with_one_line(tmp_path):
     assert [line for line in log.splitlines() if line.strip()] == [
         "The 'Against PyTorch' page needs PyTorch: pip install -r requirements-docs.txt"
     ]
-
-
-@pytest.mark.parametrize("doc", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
-def test_complete_examples_in_the_docs_run(doc: Path):
-    # A block that starts with an import is a complete program: it must run against the module.
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text("utf-8"), flags=re.DOTALL)
-    for block in [b for b in blocks if b.startswith(("import", "from"))]:
-        result = subprocess.run(
-            [sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=120
-        )
-        assert result.returncode == 0, f"{doc.name}:\n{block}\n{result.stderr}"
 
 
 # --- The build, read as files
@@ -264,13 +216,6 @@ def test_the_pages_show_the_figures_the_build_wrote(site):
             shown += re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', output)
     shown = sorted(base64.b64decode(data) for data in shown)
     assert written and shown == sorted(written.values()), f"written: {sorted(written)}"
-
-
-def test_the_lesson_shows_what_its_cells_print(site):
-    shown = text(site["scratch_mlp"])
-    assert "identical to the article's loop, bit for bit: True" in shown
-    assert "Adam.step and the five lines, 100 steps, bit for bit: True" in shown
-    assert "test accuracy" in shown
 
 
 def test_reference_lists_exactly_the_modules_all_with_examples_as_code(site):

@@ -27,6 +27,9 @@ def test_the_script_starts_with_the_articles_lines_and_writes_each_figure_once(s
     # A fresh matplotlib may say on stderr that it builds its font cache; nothing else belongs.
     assert "Warning" not in stderr and "Error" not in stderr, stderr
     assert lines[:5] == ARTICLE_LINES
+    # The lesson's own checks, as the script and the site print them.
+    assert "same start: True; identical to the article's loop, bit for bit: True" in lines
+    assert "Adam.step and the five lines, 100 steps, bit for bit: True" in lines
     announced = [line.removeprefix("figure written: ") for line in lines if "figure" in line]
     assert announced == [f"figures/{name}" for name in MODULE_FIGURES]
     assert sorted(path.name for path in (cwd / "figures").iterdir()) == sorted(MODULE_FIGURES)
@@ -117,3 +120,20 @@ def test_the_readme_s_api_table_lists_exactly_the_public_names():
     names = [re.match(r"\w+", code).group() for code in codes]
     assert sorted(names) == sorted(sm.__all__)
     assert len(names) == len(set(names)), "a name listed twice"
+
+
+def test_the_complete_examples_in_the_readme_and_the_docs_run():
+    # A block that starts with an import is a complete program: it must run against the module.
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    blocks = [
+        block
+        for doc in docs
+        for block in re.findall(r"```python\n(.*?)```", doc.read_text("utf-8"), flags=re.DOTALL)
+        if block.startswith(("import", "from"))
+    ]
+    assert blocks
+    for block in blocks:
+        result = subprocess.run(
+            [sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0 and "FAIL" not in result.stdout, f"{block}\n{result.stderr}"
