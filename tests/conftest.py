@@ -1,7 +1,7 @@
 """Shared fixtures and functions. pytest puts the project root on sys.path (``pythonpath`` in
 pyproject.toml), so every test imports the module as ``import scratch_mlp``."""
 
-import importlib
+import importlib.util
 import os
 import re
 import shutil
@@ -37,18 +37,30 @@ SCRIPT = ROOT / "scratch_mlp.py"
 MODULE_FIGURES = re.findall(r'save_figure\(\s*fig,\s*"([^"]+)"', SCRIPT.read_text("utf-8"))
 
 
+def missing_docs_package() -> str | None:
+    # The site executes docs/pytorch.py, the same model in PyTorch.
+    for module in ("mkdocs", "material", "mkdocs_jupyter", "mkdocstrings_handlers", "torch"):
+        if importlib.util.find_spec(module) is None:
+            return module
+    return None
+
+
+def start_build(site_dir: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``mkdocs build --strict`` into ``site_dir``, started in the project root as CONTRIBUTING
+    says (the executed pages' kernels start there too, and write their figures there), in a
+    process group of its own; its stdout is its log."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DOCS_NOTEBOOK_CACHE": "false", **(env or {})}
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)]
+    output = {"stdout": PIPE, "stderr": subprocess.STDOUT, "text": True}
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, **output)
+
+
 def require(name: str):
     """Import the optional ``name`` (torch, sklearn), or skip the test; where REQUIRE_TORCH=1 (as
     in CI) a missing one fails instead."""
     if os.environ.get("REQUIRE_TORCH") == "1":
         return importlib.import_module(name)
     return pytest.importorskip(name)
-
-
-@pytest.fixture
-def in_temporary_folder(tmp_path, monkeypatch):
-    """Run the test in a temporary folder, where a page's figures/ may be written."""
-    monkeypatch.chdir(tmp_path)
 
 
 def copy_params(params):
@@ -104,11 +116,9 @@ def pytest_collection_modifyitems(items):
 
 def pytest_collection_finish(session):
     if any(item.path.name == "test_docs.py" for item in session.items):
-        import docs_support
-
-        if not docs_support.missing_docs_package():
+        if not missing_docs_package():
             site = Path(tempfile.mkdtemp(prefix="site_"))
-            _build.update(path=site, started=time.time(), process=docs_support.start_build(site))
+            _build.update(path=site, started=time.time(), process=start_build(site))
     if any("script_run" in getattr(item, "fixturenames", ()) for item in session.items):
         cwd = tempfile.mkdtemp(prefix="scratch_mlp_run_")
         _script[cwd] = subprocess.Popen(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from docs_support import ROOT, missing_docs_package, start_build
+from conftest import ROOT, missing_docs_package, start_build
 
 from docs.hooks import folds
 

@@ -47,17 +47,6 @@ def test_momentum_swings_across_the_steep_axis_shrinking_by_sqrt_mu_at_the_roots
     assert len(crossings) >= 6
 
 
-@pytest.mark.parametrize("mu", [0.5, 0.8, 0.9])
-def test_momentums_roots_have_size_sqrt_mu_inside_the_stated_range_and_are_stable_below_2_1_mu(mu):
-    lr_lambda = np.linspace(0.001, 4.5, 451)
-    size = np.array([np.abs(roots(x, mu)) for x in lr_lambda])
-    low, high, limit = (1 - np.sqrt(mu)) ** 2, (1 + np.sqrt(mu)) ** 2, 2 * (1 + mu)
-    clear = np.min(np.abs(lr_lambda[:, None] - [low, high, limit]), axis=1) > 1e-6
-    on_circle = np.isclose(size, np.sqrt(mu)).all(axis=1)
-    np.testing.assert_array_equal(on_circle[clear], ((low < lr_lambda) & (lr_lambda < high))[clear])
-    np.testing.assert_array_equal((size.max(axis=1) < 1)[clear], (lr_lambda < limit)[clear])
-
-
 T = np.arange(1, 1001)[:, None]  # the steps, as a column
 
 

@@ -72,16 +72,6 @@ def test_mini_batches_walk_a_new_permutation_every_epoch_with_rows_and_targets_t
     # seen[0]: train's check of the loss function, before any step
 
 
-def test_float32_training_stays_float32():
-    # The forward and backward passes' dtypes are checked against PyTorch (test_torch_parity.py).
-    rng = np.random.default_rng(5)
-    params = sm.init_mlp([3, 8, 6, 4], rng, dtype=np.float32)
-    X, labels = rng.standard_normal((10, 3)).astype(np.float32), rng.integers(0, 4, size=10)
-    losses = sm.train(params, X, labels, XENT, sm.Adam(1e-2), 20, 5, rng)
-    assert losses[-1] < losses[0]
-    assert {p.dtype for p in params.values()} == {np.dtype(np.float32)}
-
-
 def test_he_initialisation_keeps_the_pre_activations_mean_square_through_depth():
     # He et al. (2015): with weights of variance 2 / fan_in after ReLUs, each layer's Z has the
     # mean square of the one before; the first layer's, from unit-variance inputs, is 2. Finite
