@@ -36,7 +36,12 @@ def verdict(key, capsys, answer=None) -> str:
     """The one line check_<key> prints for the page's answers with ``answer`` in place of one:
     the answer itself for a checker of one argument, a dict {argument: answer} for the others."""
     names = CHECKERS[key]
-    replaced = {} if answer is None else answer if len(names) > 1 else {names[0]: answer}
+    if answer is None:
+        replaced = {}
+    elif len(names) == 1:
+        replaced = {names[0]: answer}
+    else:
+        replaced = answer
     result = getattr(ex, f"check_{key}")(*[replaced.get(n, getattr(ex, n)) for n in names])
     line = capsys.readouterr().out
     assert line.count("\n") == 1 and line.startswith(("PASS: ", "FAIL: ")), line
@@ -119,69 +124,120 @@ ANSWERS = [  # (checker, answer, the words, or tuple of words, its line must hol
     *[(key, None, "PASS: ") for key in CHECKERS],  # the page's solutions
     # Right in other ways: exact fractions and integers; the reader's own linear_backward; a tiny
     # batch learned with another rate.
-    ("by_hand", HAND | {"dW2": [[Fraction(5, 2)], [Fraction(3, 2)]], "db2": np.array([[2]])}, "PASS: "),  # noqa: E501
+    ("by_hand", HAND | {"dW2": [[Fraction(5, 2)], [Fraction(3, 2)]], "db2": np.array([[2]])},
+     "PASS: "),
     ("article_backward", layers(LB, lambda d_A1, Z1: d_A1 * (Z1 > 0)), "PASS: "),
     ("sanity_checks", overfit(0.03), "PASS: "),
     # Wrong, each a change a learner plausibly makes
     ("by_hand", HAND | {"d_out": [[6.0], [3.0], [-3.0]]}, "3 times too large: a sum where"),
     ("by_hand", HAND | {"d_Z1": HAND["d_A1"]}, ("d_Z1[0, 1] = 2 is wrong", "is a mask missing?")),
-    ("by_hand", HAND | {"db2": 2.0}, "db2 has shape (), not (1, 1): write it as a list of rows, [[2.0]]"),  # noqa: E501
-    ("linear_backward", lambda d_Z, cache: sm.linear_backward(d_Z, cache), "calls scratch_mlp's own linear_backward: write it yourself"),  # noqa: E501
-    ("linear_backward", lambda d_Z, cache: LB(d_Z, cache)[::-1], "returned (db, dW, d_X): return (d_X, dW, db)"),  # noqa: E501
+    ("by_hand", HAND | {"db2": 2.0},
+     "db2 has shape (), not (1, 1): write it as a list of rows, [[2.0]]"),
+    ("linear_backward", lambda d_Z, cache: sm.linear_backward(d_Z, cache),
+     "calls scratch_mlp's own linear_backward: write it yourself"),
+    ("linear_backward", lambda d_Z, cache: LB(d_Z, cache)[::-1],
+     "returned (db, dW, d_X): return (d_X, dW, db)"),
     ("linear_backward", altered(LB, 1, lambda dW, *_: dW.T), "(4, 3), not (3, 4): transposed"),
     ("linear_backward", altered(LB, 2, lambda db, *_: db / 5), "5 times too small: a mean where"),
     ("linear_backward", altered(LB, 2, lambda db, *_: db[0]), "keepdims=True keeps"),
     ("linear_backward", altered(LB, 0, lambda d_X, G, cache: G @ cache[1]), "raised ValueError"),
     ("linear_backward", altered(LB, 0, lambda d_X, *_: d_X + 0j), "d_X is complex"),
-    ("article_backward", layers(sm.linear_backward, sm.relu_backward), "calls scratch_mlp's own linear_backward: write each line yourself"),  # noqa: E501
-    ("article_backward", lambda X, y, W2, Z1, *a: ex.article_backward(X, y, W2, abs(Z1), *a), ("FAIL: dW1, ", "without the ReLU's mask: is the mask missing?")),  # noqa: E501
-    ("article_backward", layers(LB, lambda d_A1, Z1: d_A1 * np.maximum(Z1, 0)), "multiplies d_A1 by A1, the ReLU's value"),  # noqa: E501
-    ("article_backward", altered(ex.article_backward, "b1", lambda g, *_: g / 7), "db1, largest error 8.6e-01: 7 times too small"),  # noqa: E501
+    ("article_backward", layers(sm.linear_backward, sm.relu_backward),
+     "calls scratch_mlp's own linear_backward: write each line yourself"),
+    ("article_backward",
+     lambda X, y, W2, Z1, *a: ex.article_backward(X, y, W2, abs(Z1), *a),
+     ("FAIL: dW1, ", "without the ReLU's mask: is the mask missing?")),
+    ("article_backward", layers(LB, lambda d_A1, Z1: d_A1 * np.maximum(Z1, 0)),
+     "multiplies d_A1 by A1, the ReLU's value"),
+    ("article_backward", altered(ex.article_backward, "b1", lambda g, *_: g / 7),
+     "db1, largest error 8.6e-01: 7 times too small"),
     ("article_backward", lambda *a: list(ex.article_backward(*a).values()), "return a dict"),
-    ("bug_hunt", {"diagnosis": {"A": "mse_loss", "B": "linear_backward"}}, "table A is not mse_loss's"),  # noqa: E501
-    ("bug_hunt", {"fixed_linear_backward": ex.buggy_linear_backward}, ("b1, b2, b3 fail", "the same table")),  # noqa: E501
+    ("bug_hunt", {"diagnosis": {"A": "mse_loss", "B": "linear_backward"}},
+     "table A is not mse_loss's"),
+    ("bug_hunt", {"fixed_linear_backward": ex.buggy_linear_backward}, ("b1, b2, b3 fail",
+     "the same table")),
     ("bug_hunt", {"fixed_mse_loss": None}, "fixed_mse_loss is None, not a function"),
-    ("softplus", {"softplus_forward": lambda Z: (np.log(1 + np.exp(Z)), Z)}, "A at Z = +-1000 holds NaN"),  # noqa: E501
-    ("softplus", {"softplus_backward": lambda G, Z: ex.softplus_backward(G ** 0, Z)}, "multiply by d_A"),  # noqa: E501
-    ("softplus", {"softplus_backward": lambda G, Z: G * ex.softplus_forward(Z)[0]}, "the forward value"),  # noqa: E501
-    ("softplus", {"softplus_backward": lambda G, Z: ex.softplus_backward(G, -abs(Z))}, "the derivative at -|Z|"),  # noqa: E501
-    ("sanity_checks", lambda *a: ex.sanity_checks(*a) | {"chance": 0.1}, "'chance' on the digits is 0.1: that is the guess's"),  # noqa: E501
-    ("sanity_checks", lambda p, X, l: ex.sanity_checks(p, X, l) | {"tiny": sm.loss_and_grads(p, X[:8], l[:8], LOSS)[0]}, "that is the loss on the 8 rows before training"),  # noqa: E501
+    ("softplus", {"softplus_forward": lambda Z: (np.log(1 + np.exp(Z)), Z)},
+     "A at Z = +-1000 holds NaN"),
+    ("softplus", {"softplus_backward": lambda G, Z: ex.softplus_backward(G ** 0, Z)},
+     "multiply by d_A"),
+    ("softplus", {"softplus_backward": lambda G, Z: G * ex.softplus_forward(Z)[0]},
+     "the forward value"),
+    ("softplus", {"softplus_backward": lambda G, Z: ex.softplus_backward(G, -abs(Z))},
+     "the derivative at -|Z|"),
+    ("sanity_checks", lambda *a: ex.sanity_checks(*a) | {"chance": 0.1},
+     "'chance' on the digits is 0.1: that is the guess's"),
+    ("sanity_checks",
+     lambda p, X, l: ex.sanity_checks(p, X, l)
+     | {"tiny": sm.loss_and_grads(p, X[:8], l[:8], LOSS)[0]},  # before any training
+     "that is the loss on the 8 rows before training"),
     ("sanity_checks", overfit(1e-4), ("'tiny' on the digits is", "not nearly 0 (below 0.01)")),
-    ("sanity_checks", lambda p, X, l: (ex.sanity_checks(p, X, l), sm.train(p, X[:8], l[:8], LOSS, sm.SGD(0.1), 1))[0], "changed its argument params"),  # noqa: E501
-    ("train_loop", lambda p, X, y, f, o, s, b, r: sm.train(p, X, y, f, o, s, b, r), "calls scratch_mlp's own train: write the loop yourself"),  # noqa: E501
-    ("train_loop", lambda *a: np.array(ex.train_loop(*a))[:, None], "each step's loss must be a number"),  # noqa: E501
-    ("train_loop", lambda p, X, y, f, *a: ex.train_loop(p, X, y, sm.mse_loss, *a), "loss_fn was never called: compute each loss with the loss_fn given"),  # noqa: E501
-    ("train_loop", lambda *a: ex.train_loop(*a[:-1], one_order(a[-1])), "every epoch takes the rows in the same order"),  # noqa: E501
-    ("train_loop", lambda *a: ex.train_loop(*a[:-2], 48, a[-1]), "step 0 used a batch of 48 rows, not batch_size = 16"),  # noqa: E501
+    ("sanity_checks",
+     lambda p, X, l: (ex.sanity_checks(p, X, l),
+                      sm.train(p, X[:8], l[:8], LOSS, sm.SGD(0.1), 1))[0],  # trains p itself
+     "changed its argument params"),
+    ("train_loop", lambda p, X, y, f, o, s, b, r: sm.train(p, X, y, f, o, s, b, r),
+     "calls scratch_mlp's own train: write the loop yourself"),
+    ("train_loop", lambda *a: np.array(ex.train_loop(*a))[:, None],
+     "each step's loss must be a number"),
+    ("train_loop", lambda p, X, y, f, *a: ex.train_loop(p, X, y, sm.mse_loss, *a),
+     "loss_fn was never called: compute each loss with the loss_fn given"),
+    ("train_loop", lambda *a: ex.train_loop(*a[:-1], one_order(a[-1])),
+     "every epoch takes the rows in the same order"),
+    ("train_loop", lambda *a: ex.train_loop(*a[:-2], 48, a[-1]),
+     "step 0 used a batch of 48 rows, not batch_size = 16"),
     ("train_loop", lambda *a: ex.train_loop(*a)[:-1], "returned 149 losses for 150 steps"),
-    ("train_loop", lambda *a: ex.train_loop(*a[:-1], np.random.default_rng(1)), "rng was never used"),  # noqa: E501
-    ("predictions", GUESS | {"momentum_speedup": 1.9}, ("predicted 1.9, the run gives 10", "solution on the Exercises page")),  # noqa: E501
+    ("train_loop", lambda *a: ex.train_loop(*a[:-1], np.random.default_rng(1)),
+     "rng was never used"),
+    ("predictions", GUESS | {"momentum_speedup": 1.9}, ("predicted 1.9, the run gives 10",
+     "solution on the Exercises page")),
     ("predictions", GUESS | {"rmsprop_first_step": [0.1]}, "not (): return a single number"),
     ("weight_decay", {"with_l2": lambda g, p, wd: ex.with_l2(g, p, wd / 2)}, "penalty part, half"),
-    ("weight_decay", {"with_l2": lambda g, p, wd: {k: np.add(v, wd * p[k], out=v) for k, v in g.items()}}, "changed its argument grads"),  # noqa: E501
+    ("weight_decay",
+     {"with_l2": lambda g, p, wd: {k: np.add(v, wd * p[k], out=v) for k, v in g.items()}},
+     "changed its argument grads"),
     ("weight_decay", {"AdamW": adam_l2}, "this is Adam with L2 in the gradient"),
     ("weight_decay", {"AdamW": ShrinkAfter}, "the shrink comes after Adam's step"),
-    ("weight_decay", {"AdamW": new_arrays}, "AdamW.step put a new array in params['W1']: update the arrays in place"),  # noqa: E501
+    ("weight_decay", {"AdamW": new_arrays},
+     "AdamW.step put a new array in params['W1']: update the arrays in place"),
     ("nesterov", lambda lr, momentum: sm.SGD(lr, momentum), "these are plain momentum's steps"),
-    ("nesterov", lambda lr, momentum: sm.SGD(lr), "step 0 is the first whose parameters differ: these are plain SGD's"),  # noqa: E501
-    ("nesterov", lambda lr, momentum: types.SimpleNamespace(step=lambda p, g: None), "the parameters never move"),  # noqa: E501
-    ("nesterov", new_arrays, "Nesterov.step put a new array in params['W1']: update the arrays in place"),  # noqa: E501
-    ("batchnorm_backward", altered(BN, 0, lambda d_Z, G, c: G * c[1] * c[2]), "holds mu and sigma^2 fixed"),  # noqa: E501
-    ("batchnorm_backward", altered(BN, 0, lambda d_Z, G, c: c[2] * (G * c[1] - (G * c[1]).mean(0))), "the path through sigma^2 is missing"),  # noqa: E501
-    ("batchnorm_backward", altered(BN, 1, lambda d_gamma, G, c: (G * c[0]).sum(1, keepdims=True)), "(6, 1)"),  # noqa: E501
-    ("digits", lambda X, labels, rng: lambda im: sm.predict(sm.init_mlp([64, 64, 10], rng), im / 16), "about chance, is the network trained?"),  # noqa: E501
-    ("digits", lambda X, labels, rng: ex.train_digits(np.divide(X, 16, out=X), labels, rng), "train_digits changed its argument X"),  # noqa: E501
-    ("digits", lambda *a: (lambda classify: lambda im: np.eye(10)[classify(im)])(ex.train_digits(*a)), "classify returned 10 numbers per image"),  # noqa: E501
+    ("nesterov", lambda lr, momentum: sm.SGD(lr),
+     "step 0 is the first whose parameters differ: these are plain SGD's"),
+    ("nesterov", lambda lr, momentum: types.SimpleNamespace(step=lambda p, g: None),
+     "the parameters never move"),
+    ("nesterov", new_arrays,
+     "Nesterov.step put a new array in params['W1']: update the arrays in place"),
+    ("batchnorm_backward", altered(BN, 0, lambda d_Z, G, c: G * c[1] * c[2]),
+     "holds mu and sigma^2 fixed"),
+    ("batchnorm_backward", altered(BN, 0, lambda d_Z, G, c: c[2] * (G * c[1] - (G * c[1]).mean(0))),
+     "the path through sigma^2 is missing"),
+    ("batchnorm_backward", altered(BN, 1, lambda d_gamma, G, c: (G * c[0]).sum(1, keepdims=True)),
+     "(6, 1)"),
+    ("digits",
+     lambda X, labels, rng: lambda im: sm.predict(sm.init_mlp([64, 64, 10], rng), im / 16),
+     "about chance, is the network trained?"),
+    ("digits", lambda X, labels, rng: ex.train_digits(np.divide(X, 16, out=X), labels, rng),
+     "train_digits changed its argument X"),
+    ("digits",
+     lambda *a: (lambda classify: lambda im: np.eye(10)[classify(im)])(ex.train_digits(*a)),
+     "classify returned 10 numbers per image"),
 ]
 # fmt: on
 
 
-@pytest.mark.parametrize(("key", "answer", "words"), ANSWERS, ids=[a[0] for a in ANSWERS])
+@pytest.mark.parametrize(
+    ("key", "answer", "words"),
+    ANSWERS,
+    ids=[f"{key}-{'right' if words == 'PASS: ' else 'wrong'}" for key, _, words in ANSWERS],
+)
 def test_each_checker_passes_right_answers_and_says_what_is_wrong(key, answer, words, capsys):
     line = verdict(key, capsys, answer)
     assert line.startswith("PASS: " if words == "PASS: " else "FAIL: "), line
     assert all(w in line for w in np.atleast_1d(words)), line
+
+
+def test_every_checker_meets_a_wrong_answer():
+    assert {key for key, _, words in ANSWERS if words != "PASS: "} == set(CHECKERS)
 
 
 def test_an_error_of_the_checker_itself_is_not_reported_as_the_learners(monkeypatch, capsys):
@@ -232,9 +288,13 @@ def test_the_notebook_prints_not_written_yet_once_per_exercise_and_no_answer(not
 
 def test_the_notebook_hides_the_checkers_and_folds_hints_and_answers(notebook):
     cells = notebook[0].cells
-    hidden = "".join(c.source for c in cells if c.metadata.get("jupyter", {}).get("source_hidden"))
-    assert all(f"def check_{key}(" in hidden for key in CHECKERS)
-    assert "def compare(" in hidden and "def buggy_mse_loss(" in hidden  # the tools, the copies
+    hidden = [c.source for c in cells if c.metadata.get("jupyter", {}).get("source_hidden")]
+    # Exactly the checkers, the tools they share and the buggy copies: no stub is hidden.
+    tools = ("def compare(", "def buggy_mse_loss(")
+    assert len(hidden) == len(CHECKERS) + len(tools)
+    assert all(f"def check_{key}(" in "".join(hidden) for key in CHECKERS)
+    assert all(any(f"def check_{k}(" in c for k in CHECKERS) or any(t in c for t in tools)
+               for c in hidden)  # fmt: skip
 
     def summaries(tag):  # of the markdown cells tagged ``tag``
         tagged = [
