@@ -26,7 +26,11 @@ from itertools import pairwise
 import numpy as np
 
 import scratch_mlp as sm
-from docs import step_size
+
+try:  # from the project root: python -m docs.optimizers, and the site's build
+    from docs import step_size
+except ImportError:  # the downloaded notebook, in one folder with step_size.py
+    import step_size
 
 # %% [markdown]
 # ## 1. One learning rate for two curvatures

@@ -15,6 +15,9 @@ import http.server
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,7 +242,7 @@ def test_home_links_every_page_of_the_nav(site):
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.slug)
-def test_each_download_link_serves_its_file_and_an_executed_page_its_notebook(site, page):
+def test_each_download_link_serves_its_file_and_an_executed_page_its_notebook(site, page, tmp_path):
     links = {Path(href).name: href for href in download_links(site[page.slug])}
     sources = {executed.source.name: executed.source for executed in EXECUTED}
     for href in links.values():
@@ -247,8 +250,8 @@ def test_each_download_link_serves_its_file_and_an_executed_page_its_notebook(si
         assert target.is_file(), f"{href} is missing"
         if target.suffix == ".py":  # the very file a page is rendered from
             assert target.read_bytes() == sources[target.name].read_bytes(), href
-    assert not list((ROOT / "docs").rglob(MODULE.name)), "docs/ keeps a copy of the module"
-    if page not in EXECUTED:  # Home offers the module
+    if page not in EXECUTED:  # Home offers the module, which the site copies, not docs/
+        assert not list((ROOT / "docs").rglob(MODULE.name)), "docs/ keeps a copy of the module"
         assert links == ({MODULE.name: "scratch_mlp/scratch_mlp.py"} if page.url == "" else {})
         return
     assert links[page.source.name] == page.source.name  # the copy next to the page
@@ -264,9 +267,19 @@ def test_each_download_link_serves_its_file_and_an_executed_page_its_notebook(si
     imports = re.search(r"^\s*(import|from) scratch_mlp\b", "\n".join(expected), flags=re.M)
     note = re.search(r'<p class="md-downloads__note">(.*?)</p>', site[page.slug], flags=re.S)
     assert bool(note) == bool(imports) == (page.source != MODULE)
+    beside = download_links(note.group(1)) if note else []
     if note:
         assert "run in one folder with scratch_mlp.py" in text(note.group(1))
-        assert Path(*download_links(note.group(1))).name == MODULE.name
+    # What a reader downloads runs: the notebook's imports, in a folder holding only the notebook
+    # and the files the page offers beside it.
+    for href in [links[page.source.stem + ".ipynb"], *beside]:
+        shutil.copy(site["path"] / page.url / href, tmp_path)
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    first_cell = "".join(code[0]["source"])
+    run = subprocess.run(
+        [sys.executable, "-c", first_cell], cwd=tmp_path, env=environment, capture_output=True
+    )
+    assert run.returncode == 0, run.stderr.decode()
 
 
 # --- The build in the browser: each page loaded once, everything measured in that one visit
