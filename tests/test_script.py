@@ -30,6 +30,7 @@ def test_the_script_starts_with_the_articles_lines_and_writes_each_figure_once(s
     # The lesson's own checks, as the script and the site print them.
     assert "same start: True; identical to the article's loop, bit for bit: True" in lines
     assert "Adam.step and the five lines, 100 steps, bit for bit: True" in lines
+    assert "test accuracy 100.0% on the 150 held out" in lines[-2]  # as the README says
     announced = [line.removeprefix("figure written: ") for line in lines if "figure" in line]
     assert announced == [f"figures/{name}" for name in MODULE_FIGURES]
     assert sorted(path.name for path in (cwd / "figures").iterdir()) == sorted(MODULE_FIGURES)
