@@ -309,9 +309,12 @@ def by_name(out, y):  # class names as targets
         "len(train(sm.init_mlp([2, 1], rng), y=y[:, :1], batch_size=1, rng=rng,"
         " loss_fn=lambda o, t: (((o - t) ** 2).item(), 2 * (o - t)))) == 3",  # one row at a time
         "sm.grad_check(P, X, labels, XENT, max_evals=66).ok",  # two per entry: 66, not one more
+        "sm.grad_check({'W1': np.array([[1.0], [-1.0]]), 'b1': np.zeros((1, 1))}, np.ones((1, 2)),"
+        " y[:1, :1], lambda o, t: (o.sum(), np.ones_like(o)), h=1e-16, rtol=0, atol=0).ok",  # exact
+        "sm.linear_backward(np.eye(1), (np.eye(1), 3 * np.eye(1)))[0].item() == 3",  # d_X = G W^T
         "sm.RMSProp(alpha=0.0).alpha == sm.SGD(0.1, momentum=0).momentum == 0",
         "sm.Adam(betas=(0, 0)).betas == (0.0, 0.0)",
-        "sgd.step(cast(P, 'f8'), G) is None",  # plain SGD keeps no state: any arrays will do
+        "sgd.step({'W1': x.copy()}, {'W1': x}) is None",  # plain SGD keeps no state: any arrays
         "sm.Adam().step({}, {}) is None",  # no parameters: nothing to do
     ],
 )  # fmt: skip
