@@ -1532,12 +1532,13 @@ def init_mlp(sizes, rng, dtype=np.float64, *, weight_std=None, hidden_bias=0.0):
             raise ValueError(
                 f"sizes: a {fan_in} x {fan_out} layer cannot be made ({error})"
             ) from None
-        with np.errstate(over="ignore"):  # an overflow is reported below
+        with np.errstate(over="ignore"):  # an overflow is reported just below
             params[f"W{l}"] = (draw * std).astype(dtype)
+        # _check_init kept weight_std and hidden_bias within the dtype: only an rng of the
+        # caller's own that draws NaN, inf or huge numbers can fail here.
+        _finite(f"params['W{l}'] (drawn from rng.standard_normal)", params[f"W{l}"])
         bias = hidden_bias if l < K else 0.0
         params[f"b{l}"] = np.full((1, fan_out), bias, dtype=dtype)
-    for name, p in params.items():  # a weight_std or hidden_bias too large for the dtype
-        _finite(f"params[{name!r}] (weight_std or hidden_bias overflows {np.dtype(dtype)})", p)
     return params
 
 
