@@ -75,10 +75,14 @@ def test_an_error_counts_from_1e_8_where_gradients_are_tiny_and_1e_6_of_them_whe
     assert np.median(np.abs(sm.loss_and_grads(params, X, labels, XENT)[1]["W1"])) < 1e-7
     assert sm.grad_check(params, X, labels, XENT).ok
     assert not sm.grad_check(params, X, labels, XENT, atol=0.0)["W1"]["ok"]
-    backward = sm.linear_backward
-    off = lambda *a, **k: (lambda d_X, dW, db: (d_X, dW + 1.5e-8, db))(*backward(*a, **k))  # noqa: E731
-    monkeypatch.setattr(sm, "linear_backward", off)
+    plant(monkeypatch, lambda d_X, dW, db: (d_X, dW + 1.5e-8, db))
     assert not sm.grad_check(params, X, labels, XENT)["W1"]["ok"]
+
+
+def plant(monkeypatch, change):
+    """A bug in linear_backward for the rest of the test: ``(d_X, dW, db)`` through ``change``."""
+    backward = sm.linear_backward
+    monkeypatch.setattr(sm, "linear_backward", lambda *a, **k: change(*backward(*a, **k)))
 
 
 def times(factor, loss=False):
@@ -101,8 +105,7 @@ def test_grad_check_fails_exactly_the_tensors_a_planted_bug_makes_wrong(monkeypa
     change, loss_fn, wrong = PLANTED_BUGS[bug]
     params, X, labels = make_problem([2, 8, 8, 3], 20, XENT, seed=1)
     if change:
-        backward = sm.linear_backward
-        monkeypatch.setattr(sm, "linear_backward", lambda *a, **k: change(*backward(*a, **k)))
+        plant(monkeypatch, change)
     report = sm.grad_check(params, X, labels, loss_fn)
     assert {name for name, row in report.items() if not row["ok"]} == set(wrong.split())
     assert "FAIL" in str(report)
